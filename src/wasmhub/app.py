@@ -1,0 +1,45 @@
+"""create_app(settings) -> the ASGI application: registry on /v2/, REST API on /api/, UI on /."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from wasmhub import __version__
+from wasmhub.hub import Hub
+from wasmhub.settings import Settings, load_settings
+
+SETTINGS_ENV = "WASMHUB_SERVE_SETTINGS_JSON"
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok", "version": __version__})
+
+
+def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
+    hub = hub or Hub.open(settings)
+    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
+    opened = hub
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        opened.close()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.hub = hub
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Factory for ``uvicorn --factory`` worker processes spawned by ``wasmhub serve``."""
+    raw = os.environ.get(SETTINGS_ENV)
+    settings = Settings(**json.loads(raw)) if raw else load_settings()
+    return create_app(settings)

@@ -1,0 +1,120 @@
+"""Server-side verbs: ``serve``, ``config check``, ``db upgrade``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wasmhub.cli.console import err, fail, out
+from wasmhub.errors import ConfigError
+from wasmhub.settings import DEFAULT_PORT, Settings, load_settings
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Config file (YAML or TOML).")
+]
+
+
+def settings_from_cli(config: Path | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except ConfigError as exc:
+        fail(exc.message, code=2)
+
+
+def serve(
+    config: ConfigOpt = None,
+    host: Annotated[str | None, typer.Option(help="Listen address [WASMHUB_HOST].")] = None,
+    port: Annotated[
+        int | None, typer.Option(help=f"Listen port [WASMHUB_PORT], default {DEFAULT_PORT}.")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory [WASMHUB_DATA_DIR].")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL [WASMHUB_DATABASE_URL].")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes [WASMHUB_WORKERS].")
+    ] = None,
+) -> None:
+    """Run the hub: OCI registry on /v2/, REST API on /api/v1, web UI on /."""
+    import uvicorn
+
+    from wasmhub.app import SETTINGS_ENV
+    from wasmhub.db.engine import Database
+    from wasmhub.db.migrate import upgrade
+
+    settings = settings_from_cli(
+        config, host=host, port=port, data_dir=data_dir, database_url=database_url,
+        workers=workers,
+    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.effective_database_url)
+    try:
+        upgrade(database)
+    finally:
+        database.dispose()
+    os.environ[SETTINGS_ENV] = json.dumps(settings.model_dump(mode="json"))
+    err.print(
+        f"wasmhub serving on http://{settings.host}:{settings.port} "
+        f"(data: {settings.data_dir}, database: {database.engine.dialect.name})"
+    )
+    uvicorn.run(
+        "wasmhub.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        access_log=settings.log_level == "debug",
+        http="httptools",
+        loop="uvloop",
+    )
+
+
+config_app = typer.Typer(help="Inspect and validate settings.", no_args_is_help=True)
+
+
+@config_app.command("check")
+def config_check(
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """Load settings from file and environment and report any bad setting."""
+    settings = settings_from_cli(config)
+    data = settings.model_dump(mode="json")
+    data["effective_database_url"] = settings.effective_database_url
+    if as_json:
+        out.print_json(json.dumps(data))
+        return
+    for key, value in data.items():
+        out.print(f"{key:24} {value}")
+    out.print("[green]configuration OK[/]")
+
+
+db_app = typer.Typer(help="Metadata database maintenance.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = None) -> None:
+    """Apply pending schema migrations (serve does this on start)."""
+    from wasmhub.db.engine import Database
+    from wasmhub.db.migrate import current_revision, upgrade
+
+    settings = settings_from_cli(config)
+    database = Database(settings.effective_database_url)
+    try:
+        upgrade(database)
+        out.print(f"database at revision {current_revision(database) or '(empty)'}")
+    finally:
+        database.dispose()
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.add_typer(config_app, name="config")
+    app.add_typer(db_app, name="db")

@@ -1,0 +1,73 @@
+"""In-process events the registry emits and later parts (catalog, audit log) consume.
+
+The blob store is the source of truth; subscribers derive their state from these
+events and can always be rebuilt by replaying stored manifests. A subscriber that fails
+is logged and does not undo the push (the catalog's ``reindex`` repairs it), except a
+subscriber registered with ``veto=True``: its ``InputError`` rejects the push before
+the manifest is committed (used to refuse a corrupt Wasm module in a plugin layout).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestPushed:
+    repository: str
+    digest: str
+    media_type: str
+    payload: bytes
+    tag: str | None
+    subject: str | None = None
+    artifact_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestDeleted:
+    repository: str
+    digest: str
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestFetched:
+    """A registry client pulled a manifest (counts downloads)."""
+
+    repository: str
+    digest: str
+    reference: str
+
+
+Event = ManifestPushed | ManifestDeleted | ManifestFetched
+Handler = Callable[[Event], None]
+
+
+@dataclass
+class EventBus:
+    """Synchronous fan-out, in subscription order."""
+
+    _handlers: list[tuple[Handler, bool]] = field(default_factory=list)
+
+    def subscribe(self, handler: Handler, *, veto: bool = False) -> None:
+        self._handlers.append((handler, veto))
+
+    def check(self, event: Event) -> None:
+        """Run veto subscribers only; their errors propagate to reject the change."""
+        for handler, veto in self._handlers:
+            if veto:
+                handler(event)
+
+    def publish(self, event: Event) -> None:
+        """Run the ordinary subscribers; their failures are logged, never raised."""
+        for handler, veto in self._handlers:
+            if veto:
+                continue
+            try:
+                handler(event)
+            except Exception:
+                log.exception("event subscriber %r failed on %r", handler, type(event).__name__)

@@ -1,0 +1,126 @@
+"""Typed, frozen settings for every wasmhub process.
+
+Sources, highest priority first: explicit keyword arguments (the CLI passes its flags
+this way), ``WASMHUB_<NAME>`` environment variables, the config file (YAML or TOML,
+named by ``WASMHUB_CONFIG`` or ``--config``), then the defaults declared here. Every
+field has the same name in all three places, e.g. ``data_dir`` / ``WASMHUB_DATA_DIR`` /
+``data_dir:`` in the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from wasmhub.errors import ConfigError
+
+DEFAULT_PORT = 5080
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory: ``$XDG_DATA_HOME/wasmhub`` or ``~/.local/share/wasmhub``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "wasmhub"
+
+
+class StorageBackend(StrEnum):
+    FILESYSTEM = "filesystem"
+
+
+class Settings(BaseSettings):
+    """Everything a wasmhub server or command needs to know about its deployment."""
+
+    model_config = SettingsConfigDict(env_prefix="WASMHUB_", frozen=True, extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address the server listens on.")
+    port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="TCP port of the server.")
+    data_dir: Path = Field(default_factory=default_data_dir, description="Blobs, uploads, SQLite.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite:///<data_dir>/wasmhub.db."
+    )
+    public_url: str | None = Field(
+        None, description="External base URL, used in Location headers and snippets."
+    )
+    storage: StorageBackend = Field(StorageBackend.FILESYSTEM, description="Blob storage driver.")
+    workers: int = Field(1, ge=1, le=64, description="Server worker processes.")
+    log_level: str = Field("info", description="debug, info, warning or error.")
+    max_manifest_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest manifest.")
+    secret_key: str | None = Field(
+        None, description="Signs tokens and sessions; generated into data_dir when unset."
+    )
+    fetch_allow_private: list[str] = Field(
+        default_factory=list,
+        description="CIDRs that add-by-URL may fetch from although private or loopback.",
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.lower()
+        if level not in {"debug", "info", "warning", "error"}:
+            raise ValueError("must be one of debug, info, warning, error")
+        return level
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'wasmhub.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        data: Any
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"config file {path} is not valid: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of setting names to values")
+    return data
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from defaults, file, environment and overrides.
+
+    Raises ConfigError naming every bad setting and where it came from.
+    """
+    file_name = config_file or (Path(p) if (p := os.environ.get("WASMHUB_CONFIG")) else None)
+    from_file = _read_config_file(file_name) if file_name else {}
+    explicit = {k: v for k, v in overrides.items() if v is not None}
+    env_names = {
+        name for name in Settings.model_fields if f"WASMHUB_{name.upper()}" in os.environ
+    }
+    # The file is below the environment: only take file values the env does not set.
+    merged = {k: v for k, v in from_file.items() if k not in env_names}
+    merged.update(explicit)
+    try:
+        return Settings(**merged)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "settings"
+            source = (
+                "argument" if field in explicit
+                else "config file" if field in from_file
+                else f"WASMHUB_{field.upper()}" if field in env_names
+                else "setting"
+            )
+            problems.append(f"{field} ({source}): {err['msg']}")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from exc
