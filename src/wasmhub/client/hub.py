@@ -1,0 +1,120 @@
+"""``HubClient``: the wasmhub catalog REST API (``/api/v1``) as used by ``search``/``list``.
+
+``search`` calls ``GET /api/v1/plugins`` and returns a ``PluginPage`` of plain dicts
+(``PluginSummary`` in docs/interfaces.md section 4). ``is_catalog`` tells a wasmhub from a
+plain OCI registry, so ``list`` can fall back to ``_catalog`` + tags. Problem+json errors
+become the typed errors of ``wasmhub.client.errors``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from wasmhub.client.errors import RegistryUpstreamError, error_from_response, unreachable
+from wasmhub.client.registry import USER_AGENT
+from wasmhub.errors import ConfigError
+
+DEFAULT_HUB_URL = "http://127.0.0.1:5080"
+HUB_URL_ENV = "WASMHUB_HUB_URL"
+
+
+def default_hub_url() -> str:
+    return os.environ.get(HUB_URL_ENV) or DEFAULT_HUB_URL
+
+
+def normalize_hub_url(url: str) -> str:
+    """Accept ``host:port`` as well as a full URL; loopback defaults to http, else https."""
+    url = url.strip().rstrip("/")
+    if not url:
+        raise ConfigError("empty hub URL")
+    if "://" not in url:
+        host = url.split("/", 1)[0]
+        loopback = host.split(":")[0] in ("localhost", "127.0.0.1", "[::1]")
+        url = ("http://" if loopback else "https://") + url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"invalid hub URL {url!r}: expected http(s)://host[:port]")
+    return url
+
+
+@dataclass(frozen=True)
+class PluginPage:
+    items: list[dict[str, Any]]
+    total: int
+    page: int
+    per_page: int
+
+
+class HubClient:
+    def __init__(self, base_url: str, *, insecure: bool = False, timeout: float = 30.0) -> None:
+        self.base_url = normalize_hub_url(base_url)
+        self._http = httpx.Client(base_url=self.base_url, verify=not insecure,
+                                  timeout=timeout, follow_redirects=True,
+                                  headers={"User-Agent": USER_AGENT,
+                                           "Accept": "application/json"})
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> HubClient:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def registry_host(self) -> str:
+        """``host[:port]`` of the hub, which is also its OCI registry."""
+        return urlsplit(self.base_url).netloc
+
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        try:
+            return self._http.get(path, params=params)
+        except httpx.TransportError as exc:
+            raise unreachable(self.base_url, exc) from exc
+
+    def is_catalog(self) -> bool:
+        """True when the server answers the catalog API with JSON."""
+        response = self._get("/api/v1/plugins", {"per_page": 1})
+        return response.status_code == 200 and response.headers.get(
+            "content-type", "").startswith("application/json")
+
+    def search(self, query: str = "", *, page: int = 1, per_page: int = 20,
+               **filters: str | None) -> PluginPage:
+        params: dict[str, Any] = {"page": page, "per_page": per_page}
+        if query:
+            params["q"] = query
+        params.update({k: v for k, v in filters.items() if v})
+        response = self._get("/api/v1/plugins", params)
+        if response.status_code != 200:
+            raise error_from_response(response, what=f"catalog at {self.base_url}")
+        body = self._json(response)
+        items = body.get("items")
+        if not isinstance(items, list):
+            raise RegistryUpstreamError(
+                f"{self.base_url} is not a wasmhub catalog (no 'items' in /api/v1/plugins)")
+        return PluginPage(items, int(body.get("total", len(items))),
+                          int(body.get("page", page)), int(body.get("per_page", per_page)))
+
+    def plugin(self, namespace: str, name: str) -> dict[str, Any]:
+        response = self._get(f"/api/v1/plugins/{namespace}/{name}")
+        if response.status_code != 200:
+            raise error_from_response(response, what=f"plugin {namespace}/{name}")
+        return self._json(response)
+
+    def _json(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise RegistryUpstreamError(
+                f"{self.base_url} answered {response.url.path} with non-JSON content") from exc
+        if not isinstance(body, dict):
+            raise RegistryUpstreamError(f"{self.base_url} answered with unexpected JSON")
+        return body
