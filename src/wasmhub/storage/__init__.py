@@ -1,0 +1,13 @@
+"""Blob bytes behind the :class:`BlobStore` protocol (filesystem driver today, S3 later).
+
+The registry is the only caller; it keeps metadata in the database and the bytes here.
+"""
+
+from __future__ import annotations
+
+from wasmhub.storage.base import BlobInfo, BlobStore, BlobWriter, UploadInfo, put_bytes
+from wasmhub.storage.filesystem import FilesystemBlobStore
+
+__all__ = [
+    "BlobInfo", "BlobStore", "BlobWriter", "FilesystemBlobStore", "UploadInfo", "put_bytes",
+]
