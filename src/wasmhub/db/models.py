@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 
 # Each domain package that defines tables adds its models module here.
-MODEL_MODULES: tuple[str, ...] = ()
+MODEL_MODULES: tuple[str, ...] = (
+    "wasmhub.catalog.models",
+)
 
 
 def import_all_models() -> None:

@@ -1,0 +1,397 @@
+"""CatalogService: the one entry point the REST API and the web UI use for the catalog.
+
+``CatalogService(hub)``; every method opens its own transaction and returns frozen views
+from :mod:`wasmhub.catalog.types` (never ORM rows). Errors are from ``wasmhub.errors``.
+
+Reading
+    ``search(SearchQuery) -> SearchPage``: full text + filters + sort + page.
+    ``facets(SearchQuery) -> dict[FacetKind, list[FacetCount]]``: counts over the matches.
+    ``categories() -> list[FacetCount]``: every category with its plugin count.
+    ``popular(limit=10)`` / ``recent(limit=10) -> list[PluginSummary]``.
+    ``get_plugin(namespace, name, user=None) -> PluginDetail`` (NotFoundError).
+    ``list_versions(namespace, name) -> list[VersionSummary]``, newest first.
+    ``get_version(namespace, name, tag) -> VersionDetail`` with README HTML (sanitized),
+    config schema, example config, inspector facts and install snippets.
+    ``get_icon(namespace, name, tag=None) -> Icon`` (NotFoundError when it has none).
+
+Changing (``user`` is the caller's identity string; there is no auth system yet, the API
+takes it from the ``X-Wasmhub-User`` header)
+    ``star(namespace, name, user) -> int`` / ``unstar(...) -> int``: idempotent; returns
+    the new star count.
+    ``deprecate(namespace, name, tag, reason, *, undo=False) -> VersionSummary``.
+    ``yank(namespace, name, tag, reason, *, undo=False) -> VersionSummary``.
+    ``add_by_url(Registration) -> PluginDetail``: fetch (oci:// or https://….wasm), check,
+    store in our registry, index; see :mod:`wasmhub.catalog.fetch`. Nothing is stored
+    when it fails.
+
+Indexing (called by :mod:`wasmhub.catalog.indexer`)
+    ``record_version(VersionRecord)``, ``remove_versions(repository, digest=, tags=)``,
+    ``count_download(repository, digest, reference)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import yaml
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from wasmhub.catalog import search as search_queries
+from wasmhub.catalog import store
+from wasmhub.catalog.models import CatalogPlugin, CatalogStar, CatalogVersion
+from wasmhub.catalog.readme import render_markdown
+from wasmhub.catalog.types import (
+    FacetCount,
+    FacetKind,
+    Icon,
+    InstallSnippets,
+    Localized,
+    PluginDetail,
+    PluginSummary,
+    Registration,
+    SearchPage,
+    SearchQuery,
+    SortOrder,
+    VersionDetail,
+    VersionRecord,
+    VersionSummary,
+)
+from wasmhub.errors import InputError, NotFoundError
+
+if TYPE_CHECKING:
+    from wasmhub.hub import Hub
+
+MAX_PER_PAGE = 100
+MAX_REASON = 1000
+ISTIO_PHASES = {"AUTHN", "AUTHZ", "STATS", "UNSPECIFIED_PHASE"}
+
+
+def summary_of(plugin: CatalogPlugin) -> PluginSummary:
+    return PluginSummary(
+        namespace=plugin.namespace,
+        name=plugin.name,
+        display_name=Localized(plugin.display_name_en, plugin.display_name_zh),
+        description=Localized(plugin.description_en, plugin.description_zh),
+        category=plugin.category,
+        keywords=tuple(plugin.keywords or ()),
+        latest_version=plugin.latest_version,
+        abi_version=plugin.abi_version,
+        filter_types=tuple(plugin.filter_types or ()),
+        platforms=tuple(plugin.platforms or ()),
+        stars=plugin.stars,
+        downloads=plugin.downloads,
+        created_at=store._aware(plugin.created_at),
+        updated_at=store._aware(plugin.updated_at),
+    )
+
+
+def version_summary_of(version: CatalogVersion) -> VersionSummary:
+    return VersionSummary(
+        tag=version.tag,
+        digest=version.digest,
+        layout=version.layout,
+        size=version.size,
+        created_at=store._aware(version.created_at),
+        abi_version=version.abi_version,
+        downloads=version.downloads,
+        deprecated=version.deprecated,
+        deprecation_reason=version.deprecation_reason,
+        yanked=version.yanked,
+        yank_reason=version.yank_reason,
+    )
+
+
+def _newest_first(versions: list[CatalogVersion]) -> list[CatalogVersion]:
+    return sorted(
+        versions,
+        key=lambda v: (store.semver_key(v.tag) or (-1, 0, 0, 0, ""), store._aware(v.created_at)),
+        reverse=True,
+    )
+
+
+class CatalogService:
+    """Catalog reads and writes for the API, the web UI, the indexer and the CLI."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self.hub.database.session() as session:
+            yield session
+
+    # -- reading -------------------------------------------------------------------
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        _check_page(query)
+        with self._session() as session:
+            plugins, total = search_queries.search_plugins(session, query)
+            items = tuple(summary_of(p) for p in plugins)
+        return SearchPage(items=items, total=total, page=query.page, per_page=query.per_page)
+
+    def facets(self, query: SearchQuery) -> dict[FacetKind, list[FacetCount]]:
+        with self._session() as session:
+            return search_queries.facet_counts(session, query)
+
+    def categories(self) -> list[FacetCount]:
+        with self._session() as session:
+            counts = search_queries.facet_counts(session, SearchQuery(), [FacetKind.CATEGORY])
+        return counts[FacetKind.CATEGORY]
+
+    def popular(self, limit: int = 10) -> list[PluginSummary]:
+        page = self.search(SearchQuery(sort=SortOrder.DOWNLOADS, per_page=_limit(limit)))
+        return list(page.items)
+
+    def recent(self, limit: int = 10) -> list[PluginSummary]:
+        page = self.search(SearchQuery(sort=SortOrder.UPDATED, per_page=_limit(limit)))
+        return list(page.items)
+
+    def get_plugin(self, namespace: str, name: str, user: str | None = None) -> PluginDetail:
+        with self._session() as session:
+            plugin = self._plugin(session, namespace, name)
+            versions = _newest_first(list(plugin.versions))
+            latest = next((v for v in versions if v.tag == plugin.latest_version), None)
+            starred = bool(user) and session.get(CatalogStar, (plugin.id, user)) is not None
+            return PluginDetail(
+                summary=summary_of(plugin),
+                license=plugin.license,
+                source=plugin.source,
+                origin_url=plugin.origin_url,
+                has_icon=latest is not None and latest.icon is not None,
+                readme_html=Localized(
+                    render_markdown(latest.readme_en) if latest else "",
+                    render_markdown(latest.readme_zh) if latest else "",
+                ),
+                versions=tuple(version_summary_of(v) for v in versions),
+                starred_by_user=starred,
+            )
+
+    def list_versions(self, namespace: str, name: str) -> list[VersionSummary]:
+        with self._session() as session:
+            plugin = self._plugin(session, namespace, name)
+            return [version_summary_of(v) for v in _newest_first(list(plugin.versions))]
+
+    def get_version(self, namespace: str, name: str, tag: str) -> VersionDetail:
+        with self._session() as session:
+            plugin = self._plugin(session, namespace, name)
+            version = self._version(session, plugin, tag)
+            return VersionDetail(
+                namespace=plugin.namespace,
+                name=plugin.name,
+                version=version_summary_of(version),
+                media_type=version.media_type,
+                display_name=Localized(
+                    version.display_name_en or plugin.display_name_en, version.display_name_zh
+                ),
+                description=Localized(version.description_en, version.description_zh),
+                category=version.category,
+                keywords=tuple(version.keywords or ()),
+                license=version.license,
+                source=version.source,
+                root_id=version.root_id,
+                phase=version.phase,
+                priority=version.priority,
+                config_schema=version.config_schema,
+                example_config=version.example_config,
+                is_proxy_wasm=version.is_proxy_wasm,
+                filter_types=tuple(version.filter_types or ()),
+                imports=tuple(version.imports or ()),
+                wasi=version.wasi,
+                language=version.language,
+                platforms=tuple(version.platforms or ()),
+                module_sha256=version.module_sha256,
+                module_size=version.module_size,
+                inspection=dict(version.inspection or {}),
+                readme_html=Localized(
+                    render_markdown(version.readme_en), render_markdown(version.readme_zh)
+                ),
+                snippets=self.snippets(plugin, version),
+            )
+
+    def get_icon(self, namespace: str, name: str, tag: str | None = None) -> Icon:
+        with self._session() as session:
+            plugin = self._plugin(session, namespace, name)
+            version = self._version(session, plugin, tag or plugin.latest_version)
+            if version.icon is None or not version.icon_media_type:
+                raise NotFoundError(f"{namespace}/{name}:{version.tag} has no icon")
+            return Icon(media_type=version.icon_media_type, data=version.icon)
+
+    def snippets(self, plugin: CatalogPlugin, version: CatalogVersion) -> InstallSnippets:
+        host = self.hub.settings.base_url.split("://", 1)[-1]
+        oci_url = f"oci://{host}/{plugin.repository}:{version.tag}"
+        spec: dict[str, object] = {
+            "selector": {"matchLabels": {"istio": "ingressgateway"}},
+            "url": oci_url,
+            "imagePullPolicy": "IfNotPresent",
+        }
+        if version.phase.upper() in ISTIO_PHASES:
+            spec["phase"] = version.phase.upper()
+        if version.priority is not None:
+            spec["priority"] = version.priority
+        if version.filter_types == ["network"]:
+            spec["type"] = "NETWORK"
+        if version.root_id:
+            spec["pluginName"] = version.root_id
+        if version.example_config is not None:
+            spec["pluginConfig"] = version.example_config
+        resource = {
+            "apiVersion": "extensions.istio.io/v1alpha1",
+            "kind": "WasmPlugin",
+            "metadata": {"name": plugin.name.replace("/", "-"), "namespace": "istio-system"},
+            "spec": spec,
+        }
+        return InstallSnippets(
+            oci_url=oci_url,
+            pull_command=f"wasmhub pull {host}/{plugin.repository}:{version.tag}",
+            istio_wasmplugin=yaml.safe_dump(resource, sort_keys=False, allow_unicode=True),
+        )
+
+    # -- changing ------------------------------------------------------------------
+
+    def star(self, namespace: str, name: str, user: str) -> int:
+        user = _check_user(user)
+        with self._session() as session:
+            plugin = self._plugin(session, namespace, name)
+            if session.get(CatalogStar, (plugin.id, user)) is None:
+                session.add(CatalogStar(plugin_id=plugin.id, user=user))
+                session.flush()
+            return self._recount_stars(session, plugin)
+
+    def unstar(self, namespace: str, name: str, user: str) -> int:
+        user = _check_user(user)
+        with self._session() as session:
+            plugin = self._plugin(session, namespace, name)
+            session.execute(
+                delete(CatalogStar).where(
+                    CatalogStar.plugin_id == plugin.id, CatalogStar.user == user
+                )
+            )
+            return self._recount_stars(session, plugin)
+
+    def deprecate(
+        self, namespace: str, name: str, tag: str, reason: str, *, undo: bool = False
+    ) -> VersionSummary:
+        with self._session() as session:
+            plugin = self._plugin(session, namespace, name)
+            version = self._version(session, plugin, tag)
+            version.deprecated = not undo
+            version.deprecation_reason = None if undo else _check_reason(reason)
+            session.flush()
+            return version_summary_of(version)
+
+    def yank(
+        self, namespace: str, name: str, tag: str, reason: str, *, undo: bool = False
+    ) -> VersionSummary:
+        with self._session() as session:
+            plugin = self._plugin(session, namespace, name)
+            version = self._version(session, plugin, tag)
+            version.yanked = not undo
+            version.yank_reason = None if undo else _check_reason(reason)
+            session.flush()
+            store.refresh_plugin(session, plugin)
+            return version_summary_of(version)
+
+    def add_by_url(self, registration: Registration) -> PluginDetail:
+        from wasmhub.catalog.adding import add_plugin_by_url
+
+        namespace, name = add_plugin_by_url(self.hub, self, registration)
+        return self.get_plugin(namespace, name)
+
+    def set_registration(self, repository: str, registration: Registration) -> None:
+        """Remember what the user typed for an added plugin (wins over plugin.yaml)."""
+        with self._session() as session:
+            plugin = store.plugin_for_repository(session, repository, create=False)
+            if plugin is None:
+                raise NotFoundError(f"{repository} is not in the catalog")
+            plugin.registered_display_name_en = registration.display_name.en or None
+            plugin.registered_display_name_zh = registration.display_name.zh or None
+            plugin.registered_description_en = registration.description.en or None
+            plugin.registered_description_zh = registration.description.zh or None
+            plugin.origin_url = registration.url
+            store.refresh_plugin(session, plugin)
+
+    # -- indexing ------------------------------------------------------------------
+
+    def record_version(self, record: VersionRecord) -> None:
+        with self._session() as session:
+            store.record_version(session, record)
+
+    def remove_versions(
+        self, repository: str, *, digest: str | None = None, tags: tuple[str, ...] = ()
+    ) -> None:
+        with self._session() as session:
+            store.remove_versions(session, repository, digest=digest, tags=tags)
+
+    def count_download(self, repository: str, digest: str, reference: str) -> bool:
+        with self._session() as session:
+            return store.count_download(session, repository, digest, reference)
+
+    def indexed_tags(self) -> dict[str, dict[str, str]]:
+        """repository → {tag: digest} for everything in the index (reindex compares)."""
+        with self._session() as session:
+            rows = session.execute(
+                select(CatalogPlugin.repository, CatalogVersion.tag, CatalogVersion.digest)
+                .join(CatalogVersion, CatalogVersion.plugin_id == CatalogPlugin.id)
+            )
+            result: dict[str, dict[str, str]] = {}
+            for repository, tag, digest in rows:
+                result.setdefault(repository, {})[tag] = digest
+            return result
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _plugin(self, session: Session, namespace: str, name: str) -> CatalogPlugin:
+        plugin = store.find_plugin(session, namespace, name)
+        if plugin is None:
+            raise NotFoundError(f"plugin {namespace}/{name} is not in the catalog")
+        return plugin
+
+    def _version(self, session: Session, plugin: CatalogPlugin, tag: str) -> CatalogVersion:
+        version = session.scalar(
+            select(CatalogVersion).where(
+                CatalogVersion.plugin_id == plugin.id, CatalogVersion.tag == tag
+            )
+        )
+        if version is None:
+            raise NotFoundError(f"{plugin.namespace}/{plugin.name} has no version {tag!r}")
+        return version
+
+    def _recount_stars(self, session: Session, plugin: CatalogPlugin) -> int:
+        count = session.scalar(
+            select(func.count()).select_from(CatalogStar).where(CatalogStar.plugin_id == plugin.id)
+        ) or 0
+        plugin.stars = int(count)
+        session.flush()
+        return plugin.stars
+
+
+def _limit(limit: int) -> int:
+    return max(1, min(limit, MAX_PER_PAGE))
+
+
+def _check_page(query: SearchQuery) -> None:
+    if query.page < 1:
+        raise InputError("page must be 1 or more")
+    if not 1 <= query.per_page <= MAX_PER_PAGE:
+        raise InputError(f"per_page must be between 1 and {MAX_PER_PAGE}")
+    if len(query.q) > 500:
+        raise InputError("the search text is longer than 500 characters")
+
+
+def _check_user(user: str) -> str:
+    user = user.strip()
+    if not user or len(user) > 255 or not user.isprintable():
+        raise InputError("a user identity (1-255 printable characters) is required")
+    return user
+
+
+def _check_reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise InputError("a reason is required")
+    if len(reason) > MAX_REASON:
+        raise InputError(f"the reason is longer than {MAX_REASON} characters")
+    return reason
