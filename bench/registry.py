@@ -466,6 +466,51 @@ Machine and versions:
 """
 
 
+def py_spy() -> str | None:
+    return os.environ.get("PY_SPY") or shutil.which("py-spy") or (
+        "/tmp/pyspy/bin/py-spy" if Path("/tmp/pyspy/bin/py-spy").exists() else None)
+
+
+def profile(load: Workload, server: RunningServer, duration: float, top: int = 25) -> None:
+    """Sample the server with py-spy (all threads, subprocesses) while the workload runs,
+    then print the functions with the most samples, self and inclusive."""
+    exe = py_spy()
+    if exe is None:
+        print("py-spy not found (set PY_SPY or pip install --target /tmp/pyspy py-spy)")
+        return
+    out = Path(tempfile.mkdtemp(prefix="wasmhub-prof-")) / "stacks.txt"
+    spy = subprocess.Popen(
+        [exe, "record", "--pid", str(server.process.pid), "--subprocesses", "--idle",
+         "--format", "raw", "--rate", "200", "--duration", str(round(duration) + 1),
+         "--output", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    time.sleep(0.5)
+    m = load.run(server, duration)
+    spy.wait(timeout=duration + 60)
+    print(f"  {server.name:14} {m.summary()}")
+    if not out.exists():
+        print("py-spy wrote nothing:", spy.stderr.read().decode() if spy.stderr else "")
+        return
+    self_counts: dict[str, int] = {}
+    incl_counts: dict[str, int] = {}
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        count = int(count_text)
+        frames = stack.split(";")
+        total += count
+        leaf = frames[-1]
+        self_counts[leaf] = self_counts.get(leaf, 0) + count
+        for frame in set(frames):
+            incl_counts[frame] = incl_counts.get(frame, 0) + count
+    for title, counts in (("self", self_counts), ("inclusive", incl_counts)):
+        print(f"\n  top {top} by {title} samples (of {total}):")
+        for frame, count in sorted(counts.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"    {100 * count / total:5.1f}%  {frame}")
+    print(f"\n  raw stacks: {out}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 s per workload, no docs")
@@ -475,6 +520,8 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma list of workload keys")
     parser.add_argument("--write-docs", action=argparse.BooleanOptionalAction, default=None,
                         help="update docs/benchmarks.md (default: yes unless --quick)")
+    parser.add_argument("--profile", default="", metavar="WORKLOAD",
+                        help="py-spy the first wasmhub server during one workload")
     parser.add_argument("--json", type=Path, default=None, help="also write raw results here")
     args = parser.parse_args()
     duration = args.duration or (2.0 if args.quick else 8.0)
@@ -488,6 +535,12 @@ def main() -> int:
             start_servers(Path(tmp), kinds) as servers:
         digests = {name: setup_pull_repo(server) for name, server in servers.items()}
         loads = workloads(digests)
+        if args.profile:
+            load = next(w for w in loads if w.key == args.profile)
+            target = next(s for n, s in servers.items() if n.startswith("wasmhub"))
+            load.run(target, min(1.0, duration / 4))
+            profile(load, target, duration)
+            return 0
         if args.only:
             wanted = set(args.only.split(","))
             loads = [w for w in loads if w.key in wanted]

@@ -177,3 +177,19 @@ def test_delete(registry_server: RunningServer, repo: str, tmp_path: Path) -> No
     listed = skopeo_json("list-tags", "--tls-verify=false",
                          f"docker://{registry_server.host}/{repo}")
     assert listed["Tags"] == ["keep"]
+
+
+def test_copy_between_repositories(
+    registry_server: RunningServer, repo: str, tmp_path: Path
+) -> None:
+    """Registry to registry: skopeo mounts the blobs cross-repository (or re-uploads)."""
+    index = make_index("cross-repo")
+    push(registry_server, write_layout(tmp_path / "src", {"v1": index}), "v1", repo, all_=True)
+    other = repo + "-copy"
+    skopeo("copy", "--all", "--preserve-digests", SRC_NO_TLS, NO_TLS,
+           f"docker://{registry_server.host}/{repo}:v1",
+           f"docker://{registry_server.host}/{other}:v2")
+    assert_served_verbatim(registry_server, other, index)
+    info = skopeo_json("inspect", "--tls-verify=false", "--raw",
+                       f"docker://{registry_server.host}/{other}:v2")
+    assert info["manifests"] == [image.descriptor() for image in index.images]
