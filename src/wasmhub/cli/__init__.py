@@ -25,6 +25,7 @@ app = typer.Typer(
 # Verb-group modules; each exposes ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES: tuple[str, ...] = (
     "wasmhub.cli.server",
+    "wasmhub.cli.artifacts",
 )
 
 for _name in COMMAND_MODULES:
