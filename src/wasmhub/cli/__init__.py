@@ -26,6 +26,7 @@ app = typer.Typer(
 COMMAND_MODULES: tuple[str, ...] = (
     "wasmhub.cli.server",
     "wasmhub.cli.artifacts",
+    "wasmhub.cli.build",
 )
 
 for _name in COMMAND_MODULES:
