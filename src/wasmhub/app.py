@@ -10,9 +10,10 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from wasmhub import __version__
+from wasmhub.api import create_api
 from wasmhub.hub import Hub
 from wasmhub.settings import Settings, load_settings
 
@@ -26,6 +27,7 @@ async def healthz(request: Request) -> JSONResponse:
 def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
     hub = hub or Hub.open(settings)
     routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
+    routes.append(Mount("/api", app=create_api(hub)))
     opened = hub
 
     @asynccontextmanager

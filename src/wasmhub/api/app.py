@@ -1,0 +1,37 @@
+"""create_api(hub) -> the FastAPI application that serves ``/api`` (v1 routes, OpenAPI)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+
+from wasmhub import __version__
+from wasmhub.api.problems import install_problem_handlers
+from wasmhub.api.routes import router
+from wasmhub.catalog.service import CatalogService
+
+if TYPE_CHECKING:
+    from wasmhub.hub import Hub
+
+
+def create_api(hub: Hub, catalog: CatalogService | None = None) -> FastAPI:
+    """The REST API over ``hub``; mount it at ``/api`` (docs and spec are relative)."""
+    api = FastAPI(
+        title="wasmhub API",
+        version=__version__,
+        summary="Find, inspect, star and register proxy-wasm plugins.",
+        description=(
+            "REST v1 of the wasmhub plugin catalog. Errors are application/problem+json. "
+            "Until accounts exist, state-changing calls name the caller in the "
+            "X-Wasmhub-User header (no authentication)."
+        ),
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    api.state.hub = hub
+    api.state.catalog = catalog or CatalogService(hub)
+    install_problem_handlers(api)
+    api.include_router(router)
+    return api
