@@ -40,7 +40,7 @@ from wasmhub.client.project import ICON_EXTENSIONS, collect_project
 from wasmhub.client.reference import Reference, ReferenceError
 from wasmhub.client.registry import RegistryClient
 from wasmhub.client.transfer import BlobFetcher, TransferCallback, copy_image, push_image
-from wasmhub.errors import AuthenticationError, ConfigError, WasmhubError
+from wasmhub.errors import AuthenticationError, ConfigError, NotFoundError, WasmhubError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -429,7 +429,9 @@ def _text(value: Any) -> str:
 
 def _plugin_table(items: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for column in ("plugin", "version", "ABI", "types", "stars", "downloads", "description"):
+    table.add_column("plugin", no_wrap=True)
+    table.add_column("version", no_wrap=True)
+    for column in ("ABI", "types", "stars", "downloads", "description"):
         table.add_column(column, overflow="fold")
     for item in items:
         table.add_row(
@@ -468,9 +470,15 @@ def search(
 
 
 def _registry_listing(host: str, insecure: bool) -> list[dict[str, Any]]:
+    listing: list[dict[str, Any]] = []
     with RegistryClient(host, insecure=insecure) as client:
-        return [{"repository": repo, "tags": sorted(client.list_tags(repo))}
-                for repo in client.catalog()]
+        for repo in client.catalog():
+            try:
+                tags = sorted(client.list_tags(repo))
+            except NotFoundError:  # blobs but no tagged manifest yet
+                tags = []
+            listing.append({"repository": repo, "tags": tags})
+    return listing
 
 
 @handle_errors
