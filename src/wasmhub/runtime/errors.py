@@ -1,0 +1,58 @@
+"""Typed errors of the local proxy-wasm runtime.
+
+- ``ModuleLoadError`` (InputError): the module cannot be compiled, has no known ABI marker,
+  imports something the host does not provide, or exports a callback with a wrong type.
+- ``PluginStartError`` (InputError): the plugin refused to start (``proxy_on_vm_start`` or
+  ``proxy_on_configure`` returned false, or trapped).
+- ``TestFileError`` (InputError): a test file is malformed; the message names the field.
+- ``ModuleResolveError`` (InputError): a module reference cannot be turned into bytes.
+
+A trap inside a stream callback is not an exception: it is reported on the request's
+result as a :class:`wasmhub.runtime.model.PluginFailure`, and the request follows the
+configured fail strategy, as Envoy does.
+"""
+
+from __future__ import annotations
+
+from wasmhub.errors import InputError
+
+
+class ModuleLoadError(InputError):
+    pass
+
+
+class PluginStartError(InputError):
+    pass
+
+
+class TestFileError(InputError):
+    pass
+
+
+class ModuleResolveError(InputError):
+    pass
+
+
+class GuestTrap(Exception):  # noqa: N818 - a trap is what wasm calls it
+    """A guest callback trapped or ran past its deadline (internal control flow)."""
+
+    def __init__(self, callback: str, message: str) -> None:
+        super().__init__(f"{callback}: {message}")
+        self.callback = callback
+        self.message = message
+
+
+class GuestMemoryError(Exception):
+    """A pointer/size pair from the guest is outside its linear memory (internal)."""
+
+
+class HostTrap(Exception):  # noqa: N818
+    """Raised by a host function to trap the guest on purpose (e.g. ``proc_exit``)."""
+
+
+class PluginFailed(Exception):  # noqa: N818
+    """A callback failed; carries the PluginFailure (internal control flow)."""
+
+    def __init__(self, failure: object) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
