@@ -9,6 +9,25 @@ The public API (docs/interfaces.md section 2) is re-exported here; submodules ow
 from __future__ import annotations
 
 from wasmhub.wasm.errors import LayoutError, PluginYamlError, WasmFormatError
+from wasmhub.wasm.layouts import (
+    Blob,
+    ImageLayout,
+    PackedImage,
+    PluginFiles,
+    UnpackedPlugin,
+    detect_layout,
+    pack,
+    unpack,
+)
+from wasmhub.wasm.media_types import Annotation, MediaType
+from wasmhub.wasm.plugin_yaml import (
+    Category,
+    FilterType,
+    Phase,
+    PluginMetadata,
+    Target,
+    load_plugin_yaml,
+)
 from wasmhub.wasm.report import (
     ExportEntry,
     HostFunctionUse,
@@ -19,13 +38,29 @@ from wasmhub.wasm.report import (
 )
 
 __all__ = [
+    "Annotation",
+    "Blob",
+    "Category",
     "ExportEntry",
+    "FilterType",
     "HostFunctionUse",
+    "ImageLayout",
     "ImportEntry",
     "LayoutError",
+    "MediaType",
     "MemoryInfo",
     "ModuleReport",
+    "PackedImage",
+    "Phase",
+    "PluginFiles",
+    "PluginMetadata",
     "PluginYamlError",
+    "Target",
+    "UnpackedPlugin",
     "WasmFormatError",
+    "detect_layout",
     "inspect_module",
+    "load_plugin_yaml",
+    "pack",
+    "unpack",
 ]
