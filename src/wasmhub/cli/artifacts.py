@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.progress import (
@@ -40,7 +40,16 @@ from wasmhub.client.project import ICON_EXTENSIONS, collect_project
 from wasmhub.client.reference import Reference, ReferenceError
 from wasmhub.client.registry import RegistryClient
 from wasmhub.client.transfer import BlobFetcher, TransferCallback, copy_image, push_image
-from wasmhub.errors import AuthenticationError, ConfigError, NotFoundError, WasmhubError
+from wasmhub.errors import (
+    AuthenticationError,
+    ConfigError,
+    InputError,
+    NotFoundError,
+    WasmhubError,
+)
+
+if TYPE_CHECKING:
+    from wasmhub.wasm.layouts import PackedImage, UnpackedPlugin
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -113,15 +122,6 @@ def transfer_progress(enabled: bool = True) -> Iterator[TransferCallback | None]
         yield update
 
 
-def wasm_api() -> Any:
-    """``wasmhub.wasm`` with the layouts API, or a clear error if this build lacks it."""
-    from wasmhub import wasm
-
-    if not hasattr(wasm, "pack"):
-        raise ConfigError("this wasmhub build lacks wasmhub.wasm.pack (image layouts)")
-    return wasm
-
-
 # -- login / logout ------------------------------------------------------------------------
 
 
@@ -177,30 +177,50 @@ def logout(registry: Annotated[str, typer.Argument(help="Registry host[:port].")
 # -- push / pull / tag ----------------------------------------------------------------------
 
 
-def _packed_image(source: Path, layout: Format) -> tuple[Any, dict[str, Any]]:
-    wasm = wasm_api()
-    info: dict[str, Any] = {"source": str(source)}
+def _packed_image(source: Path, layout: Format) -> tuple[PackedImage, dict[str, Any]]:
+    from wasmhub.wasm.errors import PluginYamlError
+
+    try:
+        return _pack_source(source, layout)
+    except PluginYamlError as exc:
+        raise PluginYamlError("", f"{source / 'plugin.yaml'}: {exc.message}") from exc
+
+
+def _pack_source(source: Path, layout: Format) -> tuple[PackedImage, dict[str, Any]]:
+    from wasmhub.wasm.layouts import Blob, ImageLayout, PluginFiles, pack
+
+    image_layout = ImageLayout(layout.value)
+    info: dict[str, Any] = {"source": str(source), "files": []}
     if source.is_dir():
         project = collect_project(source)
-        icon = (wasm.Blob(project.icon_media_type, project.icon)
+        icon = (Blob(project.icon_media_type or "image/png", project.icon)
                 if project.icon is not None else None)
-        files = wasm.PluginFiles(plugin_yaml=project.plugin_yaml, readme=project.readme,
-                                 icon=icon)
-        module = project.module
+        files = PluginFiles(plugin_yaml=project.plugin_yaml, readme=project.readme, icon=icon)
         info["module"] = str(project.module_path)
-        info["files"] = [name for name, present in (
-            ("plugin.yaml", project.plugin_yaml is not None),
-            *((f"README ({lang})", True) for lang in project.readme),
-            (project.icon_path.name if project.icon_path else "icon", icon is not None),
-        ) if present]
-        image = wasm.pack(module, wasm.ImageLayout(layout.value), metadata=files)
-    elif source.is_file():
-        module = source.read_bytes()
+        names = [*(["plugin.yaml"] if project.plugin_yaml is not None else []),
+                 *(f"README ({lang})" for lang in sorted(project.readme)),
+                 *([project.icon_path.name] if project.icon_path is not None else [])]
+        if image_layout is not ImageLayout.COMPAT and names:
+            # Only compat carries metadata layers; plugin.yaml still names the root id.
+            err.print(f"warning: the {layout.value} layout cannot carry {', '.join(names)};"
+                      " pushing the module only (use --format compat to include them)")
+            root = _root_id(project.plugin_yaml)
+            return pack(project.module, image_layout, root_ids=root), info
+        info["files"] = names
+        return pack(project.module, image_layout, metadata=files), info
+    if source.is_file():
         info["module"] = str(source)
-        image = wasm.pack(module, wasm.ImageLayout(layout.value))
-    else:
-        raise ConfigError(f"{source} does not exist")
-    return image, info
+        return pack(source.read_bytes(), image_layout), info
+    raise ConfigError(f"{source} does not exist")
+
+
+def _root_id(plugin_yaml: bytes | None) -> tuple[str, ...]:
+    if plugin_yaml is None:
+        return ()
+    from wasmhub.wasm.plugin_yaml import load_plugin_yaml
+
+    root = load_plugin_yaml(plugin_yaml).spec.root_id
+    return (root,) if root else ()
 
 
 @handle_errors
@@ -230,9 +250,10 @@ def push(
 
 
 def _fetch_plugin(client: RegistryClient, ref: Reference,
-                  progress: TransferCallback | None) -> tuple[Any, str, Any]:
-    """(UnpackedPlugin, manifest digest, manifest) for a reference, digests verified."""
-    wasm = wasm_api()
+                  progress: TransferCallback | None) -> tuple[UnpackedPlugin, str]:
+    """(UnpackedPlugin, manifest digest) for a reference; every blob digest is verified."""
+    from wasmhub.wasm.layouts import unpack
+
     manifest = client.get_manifest(ref.repository, ref.reference)
     if manifest.is_index:
         children = manifest.json().get("manifests") or []
@@ -241,11 +262,11 @@ def _fetch_plugin(client: RegistryClient, ref: Reference,
         wasm_child = next((c for c in children if (c.get("platform") or {}).get(
             "architecture") == "wasm"), children[0])
         manifest = client.get_manifest(ref.repository, str(wasm_child["digest"]))
-    if wasm.detect_layout(manifest.json()) is None:
-        raise RegistryError(f"{ref} is not a Wasm plugin image ({manifest.media_type})",
-                            code="NOT_WASM", status=415)
     fetcher = BlobFetcher(client, ref.repository, progress)
-    return wasm.unpack(manifest.payload, fetcher), manifest.digest, manifest
+    try:
+        return unpack(manifest.payload, fetcher), manifest.digest
+    except InputError as exc:
+        raise InputError(f"{ref}: {exc.message}") from exc
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -268,7 +289,7 @@ def pull(
     ref = parse_ref(reference)
     with RegistryClient(ref.registry, insecure=insecure) as client, \
             transfer_progress(not as_json) as progress:
-        plugin, digest, _ = _fetch_plugin(client, ref, progress)
+        plugin, digest = _fetch_plugin(client, ref, progress)
     target = output or Path(f"{ref.name}.wasm")
     if target.is_dir():
         target = target / f"{ref.name}.wasm"
@@ -404,7 +425,7 @@ def inspect(
         ref = parse_ref(target)
         with RegistryClient(ref.registry, insecure=insecure) as client, \
                 transfer_progress(not as_json) as progress:
-            plugin, digest, _ = _fetch_plugin(client, ref, progress)
+            plugin, digest = _fetch_plugin(client, ref, progress)
         module, title = plugin.module, f"{ref.name}.wasm"
         extra = {"reference": str(ref.with_digest(digest)), "layout": str(plugin.layout)}
     report = inspect_module(module)

@@ -1,10 +1,10 @@
 """What ``wasmhub push <project-dir>`` uploads: the built module and the hub metadata files.
 
 ``collect_project(dir)`` finds ``plugin.yaml``, ``README.md``, ``README.zh.md``, an icon
-(``icon.png``/``.svg``/``.jpg``/``.webp`` or the ``icon`` path in plugin.yaml) and the
-module: the ``module`` (or ``build.output``) path in plugin.yaml, else
-``build/plugin.wasm``, else the only ``*.wasm`` file under ``build/``. It only reads files;
-packing them is ``wasmhub.wasm.pack``'s job.
+(the ``metadata.icon`` path in plugin.yaml, else ``icon.png``/``.svg``/``.jpg``/``.webp``)
+and the module: ``build/plugin.wasm`` (what ``wasmhub build`` writes), else the only
+``*.wasm`` file under ``build/``. It only reads files; validating plugin.yaml and packing
+are ``wasmhub.wasm``'s job.
 """
 
 from __future__ import annotations
@@ -56,15 +56,7 @@ def _inside(directory: Path, relative: str, what: str) -> Path:
     return path
 
 
-def _find_module(directory: Path, meta: dict[str, Any]) -> Path:
-    declared = _yaml_path(meta, "module") or _yaml_path(meta, "build", "output")
-    if declared:
-        path = _inside(directory, declared, "module")
-        if not path.is_file():
-            raise InputError(
-                f"plugin.yaml names module {declared!r} but {path} does not exist;"
-                " run `wasmhub build` first")
-        return path
+def _find_module(directory: Path) -> Path:
     default = directory / "build" / "plugin.wasm"
     if default.is_file():
         return default
@@ -73,11 +65,10 @@ def _find_module(directory: Path, meta: dict[str, Any]) -> Path:
         return built[0]
     if len(built) > 1:
         names = ", ".join(p.name for p in built)
-        raise InputError(
-            f"{directory}/build holds several modules ({names}); set `module:` in plugin.yaml")
+        raise InputError(f"{directory}/build holds several modules ({names});"
+                         " name the one to push as build/plugin.wasm")
     raise InputError(
-        f"no built module in {directory}: expected build/plugin.wasm (run `wasmhub build`)"
-        " or a `module:` path in plugin.yaml")
+        f"no built module in {directory}: expected build/plugin.wasm (run `wasmhub build`)")
 
 
 def collect_project(directory: Path) -> ProjectFiles:
@@ -92,11 +83,11 @@ def collect_project(directory: Path) -> ProjectFiles:
         except yaml.YAMLError as exc:
             raise InputError(f"{plugin_yaml_path} is not valid YAML: {exc}") from exc
         meta = loaded if isinstance(loaded, dict) else {}
-    module_path = _find_module(directory, meta)
+    module_path = _find_module(directory)
     readme = {lang: (directory / name).read_bytes()
               for lang, name in README_FILES.items() if (directory / name).is_file()}
     icon_path: Path | None = None
-    declared_icon = _yaml_path(meta, "icon")
+    declared_icon = _yaml_path(meta, "metadata", "icon")
     if declared_icon and not declared_icon.startswith(("http://", "https://")):
         icon_path = _inside(directory, declared_icon, "icon")
         if not icon_path.is_file():
