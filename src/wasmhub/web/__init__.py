@@ -1,0 +1,100 @@
+"""The server-rendered web UI (Jinja2 + htmx), mounted at ``/`` by ``wasmhub.app``.
+
+Owns the UI's routes table and its error pages. Pages are rendered on the server and
+work without JavaScript; ``static/htmx-2.0.4.min.js`` (vendored, 0BSD, see
+``static/htmx-LICENSE.txt``) and ``static/wasmhub.js`` only enhance them. All data comes
+from :class:`wasmhub.catalog.service.CatalogService`.
+
+Modules: ``context`` (per-request locale and rendering), ``i18n`` (locale selection and
+catalogs), ``templating`` (Jinja environment and filters), ``browse`` (home, search,
+namespaces), ``plugin_page`` (plugin page, config form, stars), ``add`` (add by URL),
+``schema_form`` (JSON Schema → form → JSON), ``snippets`` (install manifests).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from wasmhub.errors import WasmhubError
+from wasmhub.hub import Hub
+from wasmhub.web.add import add_page
+from wasmhub.web.browse import home, namespace_page, search
+from wasmhub.web.context import Page
+from wasmhub.web.plugin_page import plugin_page, star
+from wasmhub.web.templating import _
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+log = logging.getLogger(__name__)
+
+_HEADINGS = {
+    400: _("That request did not make sense"),
+    403: _("You may not do that"),
+    404: _("Page not found"),
+    405: _("That method is not allowed here"),
+    502: _("A remote server failed"),
+}
+_FALLBACK_HEADING = _("Something went wrong")
+
+
+def _error_page(request: Request, status: int, detail: str | None) -> Response:
+    page = Page.of(request)
+    heading = page.gettext(_HEADINGS.get(status, _FALLBACK_HEADING))
+    if status == 404 and not detail:
+        detail = page.gettext("There is nothing at this address. Try searching for a plugin.")
+    return page.render("error.html", {
+        "status_code": status,
+        "heading": heading,
+        "message": detail or page.gettext("Please try again later."),
+    }, status=status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail if exc.status_code != 404 and exc.detail else None
+    return _error_page(request, exc.status_code, detail)
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, WasmhubError)
+    if exc.http_status >= 500:
+        log.error("web: %s", exc.message)
+    return _error_page(request, exc.http_status, exc.message)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("web: unhandled error on %s", request.url.path, exc_info=exc)
+    return _error_page(request, 500, None)
+
+
+def web_routes() -> list[BaseRoute]:
+    return [
+        Route("/", home, methods=["GET"]),
+        Route("/search", search, methods=["GET"]),
+        Route("/add", add_page, methods=["GET", "POST"]),
+        Route("/namespaces/{namespace}", namespace_page, methods=["GET"]),
+        Route("/plugins/{namespace}/{name:path}", plugin_page, methods=["GET", "POST"]),
+        Route("/stars/{namespace}/{name:path}", star, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+
+
+def create_web_app(hub: Hub) -> Starlette:
+    """The UI as its own ASGI app (so its error pages are HTML, not problem+json)."""
+    app = Starlette(
+        routes=web_routes(),
+        exception_handlers={
+            HTTPException: _http_error,
+            WasmhubError: _domain_error,
+            Exception: _server_error,
+        },
+    )
+    app.state.hub = hub
+    return app

@@ -1,0 +1,220 @@
+"""The plugin page: README, versions, inspector facts, config form, snippets, star.
+
+``GET /plugins/{namespace}/{name}`` renders the page (``?version=`` picks a tag, default
+the latest). ``POST`` to the same URL validates the config form server-side with
+``jsonschema`` and re-renders the page (or, for htmx, just the config section) with the
+generated pluginConfig JSON or the field errors; the install snippets then carry that
+config. ``POST /stars/{namespace}/{name}`` stars or unstars for the visitor.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from wasmhub.catalog.service import CatalogService
+from wasmhub.catalog.types import PluginDetail, VersionDetail
+from wasmhub.errors import NotFoundError
+from wasmhub.web import i18n
+from wasmhub.web.context import Page, is_htmx, plugin_url, trusted_html
+from wasmhub.web.schema_form import (
+    FieldKind,
+    FormField,
+    build_form,
+    check_schema,
+    errors_by_name,
+    parse_form,
+    validate_config,
+)
+from wasmhub.web.snippets import install_snippets, registry_host
+
+MAX_FORM_FIELDS = 500
+
+
+def _names(request: Request) -> tuple[str, str]:
+    return request.path_params["namespace"], request.path_params["name"].strip("/")
+
+
+def _pick_version(detail: PluginDetail, wanted: str | None) -> str | None:
+    tags = [v.tag for v in detail.versions]
+    if wanted:
+        if wanted not in tags:
+            raise NotFoundError(f"{detail.summary.repository} has no version {wanted!r}")
+        return wanted
+    if detail.summary.latest_version in tags:
+        return detail.summary.latest_version
+    return tags[0] if tags else None
+
+
+def initial_form_data(form: FormField) -> dict[str, list[str]]:
+    """What the browser would submit for the form as first shown (prefilled values)."""
+    return {f.name: [f.text_value] for f in form.walk()
+            if f.kind is not FieldKind.OBJECT and f.text_value != ""}
+
+
+class ConfigState:
+    """The config editor's state: form model, submitted text, resulting JSON and errors."""
+
+    def __init__(self, version: VersionDetail | None) -> None:
+        self.schema: Mapping[str, Any] | None = None
+        self.problem: str | None = None
+        self.form: FormField | None = None
+        self.submitted: dict[str, list[str]] = {}
+        self.errors: dict[str, list[str]] = {}
+        self.checked = False
+        self.config: Any = version.example_config if version else None
+        schema = version.config_schema if version else None
+        if schema is not None:
+            self.problem = check_schema(schema)
+            if self.problem is None:
+                self.schema = schema
+                example = self.config if isinstance(self.config, Mapping) else None
+                self.form = build_form(schema, example)
+                self.config, _ = parse_form(self.form, initial_form_data(self.form))
+
+    def submit(self, data: Mapping[str, Sequence[str]]) -> None:
+        if self.form is None or self.schema is None:
+            return
+        self.checked = True
+        self.submitted = {k: list(v) for k, v in data.items()}
+        config, problems = parse_form(self.form, data)
+        problems += [p for p in validate_config(self.schema, config)
+                     if p.name not in {q.name for q in problems}]
+        self.config = config
+        self.errors = errors_by_name(problems)
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "form": self.form,
+            "schema_problem": self.problem,
+            "submitted": self.submitted,
+            "config_errors": self.errors,
+            "config_error_count": sum(len(v) for v in self.errors.values()),
+            "config_checked": self.checked,
+            "config_json": "" if self.config is None
+            else json.dumps(self.config, indent=2, ensure_ascii=False),
+        }
+
+
+def _form_lists(form: FormData) -> dict[str, list[str]]:
+    data: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str) and key.startswith("cfg"):
+            data.setdefault(key, []).append(value)
+    return data
+
+
+async def _load(
+    request: Request, page: Page, wanted: str | None
+) -> tuple[PluginDetail, VersionDetail | None]:
+    namespace, name = _names(request)
+    catalog = CatalogService(request.app.state.hub)
+    user = page.visitor() if page.request.cookies.get("wasmhub_visitor") else None
+
+    def load() -> tuple[PluginDetail, VersionDetail | None]:
+        detail = catalog.get_plugin(namespace, name, user)
+        tag = _pick_version(detail, wanted)
+        return detail, (catalog.get_version(namespace, name, tag) if tag else None)
+
+    return await run_in_threadpool(load)
+
+
+def _page_context(
+    request: Request, page: Page, detail: PluginDetail, version: VersionDetail | None,
+    config: ConfigState,
+) -> dict[str, Any]:
+    summary = detail.summary
+    host = registry_host(request.app.state.hub.settings.base_url)
+    snippets = []
+    if version is not None:
+        usable = config.config if not config.errors else version.example_config
+        snippets = install_snippets(
+            host=host, namespace=summary.namespace, name=summary.name,
+            version=version.version.tag, digest=version.version.digest,
+            plugin_config=usable, phase=version.phase, priority=version.priority,
+            root_id=version.root_id, filter_types=version.filter_types,
+        )
+    readme = i18n.localized(version.readme_html if version else detail.readme_html, page.locale)
+    title = i18n.localized(summary.display_name, page.locale) or summary.name
+    url = plugin_url(summary.namespace, summary.name)
+    return {
+        "plugin": {
+            "namespace": summary.namespace, "name": summary.name,
+            "display_name": summary.display_name, "category": summary.category,
+            "stars": summary.stars, "downloads": summary.downloads,
+            "keywords": summary.keywords, "license": detail.license, "source": detail.source,
+            "origin_url": detail.origin_url,
+        },
+        "title": title,
+        "description": i18n.localized(summary.description, page.locale),
+        "version": _version_view(version),
+        "versions": detail.versions,
+        "compat": list(version.platforms if version else ()),
+        "readme_html": trusted_html(readme) if readme else "",
+        "snippets": snippets,
+        "pull_command": snippets[0].text if snippets else "",
+        "starred": detail.starred_by_user,
+        "star_url": "/stars" + url.removeprefix("/plugins"),
+        "config_url": url + (f"?version={version.version.tag}" if version else ""),
+        **config.context(),
+    }
+
+
+def _version_view(version: VersionDetail | None) -> dict[str, Any] | None:
+    if version is None:
+        return None
+    v = version.version
+    return {
+        "version": v.tag, "digest": v.digest, "created_at": v.created_at, "size": v.size,
+        "layout": v.layout, "abi_version": v.abi_version, "deprecated": v.deprecated,
+        "deprecation_reason": v.deprecation_reason, "yanked": v.yanked,
+        "yank_reason": v.yank_reason, "filter_types": version.filter_types,
+        "wasi": version.wasi, "language": version.language, "root_id": version.root_id,
+        "imports": version.imports, "module_sha256": version.module_sha256,
+        "module_size": version.module_size, "is_proxy_wasm": version.is_proxy_wasm,
+    }
+
+
+async def plugin_page(request: Request) -> Response:
+    page = Page.of(request)
+    detail, version = await _load(request, page, request.query_params.get("version"))
+    config = ConfigState(version)
+    if request.method == "POST":
+        form = await request.form(max_fields=MAX_FORM_FIELDS)
+        config.submit(_form_lists(form))
+        if is_htmx(request):
+            context = _page_context(request, page, detail, version, config)
+            return page.render("_config_response.html", context)
+    return page.render("plugin.html", _page_context(request, page, detail, version, config))
+
+
+async def star(request: Request) -> Response:
+    page = Page.of(request)
+    namespace, name = _names(request)
+    form = await request.form(max_fields=10)
+    wants_star = form.get("starred", "true") != "false"
+    catalog = CatalogService(request.app.state.hub)
+    user = page.visitor()
+
+    def change() -> PluginDetail:
+        if wants_star:
+            catalog.star(namespace, name, user)
+        else:
+            catalog.unstar(namespace, name, user)
+        return catalog.get_plugin(namespace, name, user)
+
+    detail = await run_in_threadpool(change)
+    if not is_htmx(request):
+        return page.finish(RedirectResponse(plugin_url(namespace, name), status_code=303))
+    url = plugin_url(namespace, name)
+    return page.render("_star.html", {
+        "plugin": {"stars": detail.summary.stars},
+        "starred": detail.starred_by_user,
+        "star_url": "/stars" + url.removeprefix("/plugins"),
+    })
