@@ -16,6 +16,7 @@ from wasmhub import __version__
 from wasmhub.api import create_api
 from wasmhub.hub import Hub
 from wasmhub.settings import Settings, load_settings
+from wasmhub.web import create_web_app
 
 SETTINGS_ENV = "WASMHUB_SERVE_SETTINGS_JSON"
 
@@ -28,6 +29,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
     hub = hub or Hub.open(settings)
     routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
     routes.append(Mount("/api", app=create_api(hub)))
+    routes.append(Mount("/", app=create_web_app(hub)))  # last: the UI takes what is left
     opened = hub
 
     @asynccontextmanager
