@@ -17,7 +17,7 @@ from pathlib import Path
 from wasmhub.build.errors import DirectoryNotEmptyError, ProjectError
 from wasmhub.build.project import INIT_LANGUAGES, Language
 
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_NAME = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 TITLES = {
     Language.ASSEMBLYSCRIPT: "AssemblyScript",
     Language.CPP: "C++",
@@ -36,11 +36,11 @@ class InitResult:
 
 
 def normalize_name(raw: str) -> str:
-    """Lower-case, non [a-z0-9-] runs become '-'; must start with a letter."""
+    """Lower-case; runs of other characters become '-'; 2-63 chars starting with a letter."""
     name = re.sub(r"[^a-z0-9-]+", "-", raw.strip().lower()).strip("-")
     if not _NAME.match(name):
         raise ProjectError(
-            f"invalid plugin name {raw!r}: use 1-63 lower-case letters, digits and '-', "
+            f"invalid plugin name {raw!r}: use 2-63 lower-case letters, digits and '-', "
             "starting with a letter (pass --name)"
         )
     return name
