@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from wasmhub.db.engine import Database
 from wasmhub.events import EventBus
 from wasmhub.settings import Settings
+from wasmhub.storage import BlobStore, FilesystemBlobStore
 
 
 @dataclass
@@ -18,6 +19,11 @@ class Hub:
     settings: Settings
     database: Database
     events: EventBus = field(default_factory=EventBus)
+    # Built from settings (not a constructor argument, so existing callers keep working).
+    storage: BlobStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.storage = FilesystemBlobStore(self.settings.data_dir)
 
     @classmethod
     def open(cls, settings: Settings) -> Hub:

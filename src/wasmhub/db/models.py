@@ -6,6 +6,7 @@ import importlib
 
 # Each domain package that defines tables adds its models module here.
 MODEL_MODULES: tuple[str, ...] = (
+    "wasmhub.registry.models",
     "wasmhub.catalog.models",
 )
 

@@ -130,6 +130,14 @@ class RangeInvalid(OCIError, InputError):
     http_status = 416
 
 
+class PaginationNumberInvalid(OCIError, InputError):
+    """Not in the spec's table; distribution's code for a bad ``n`` on listings."""
+
+    code = "PAGINATION_NUMBER_INVALID"
+    default_message = "invalid number of results requested"
+    http_status = 400
+
+
 ALL_ERRORS: tuple[type[OCIError], ...] = (
     BlobUnknown, BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, ManifestBlobUnknown,
     ManifestInvalid, ManifestUnknown, NameInvalid, NameUnknown, SizeInvalid, Unauthorized,

@@ -1,0 +1,166 @@
+"""What every ``/v2/`` handler shares: the error boundary, headers, body streaming.
+
+:func:`endpoint` is the one place OCI errors become responses (the spec's JSON envelope)
+and the one place the ``Docker-Distribution-API-Version`` header is added. Bodies are
+streamed into blob writers in 1 MiB slices handed to a worker thread, so hashing and
+disk writes never block the event loop and a dropped client leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+from wasmhub.errors import WasmhubError
+from wasmhub.oci.errors import OCIError, PaginationNumberInvalid, SizeInvalid, error_envelope
+from wasmhub.storage.base import BlobWriter
+
+log = logging.getLogger(__name__)
+
+API_VERSION = ("Docker-Distribution-API-Version", "registry/2.0")
+WRITE_SLICE = 1024 * 1024
+MAX_PAGE = 10_000
+
+Handler = Callable[[Request], Awaitable[Response]]
+T = TypeVar("T")
+
+
+def error_response(exc: WasmhubError) -> Response:
+    if isinstance(exc, OCIError):
+        errors = exc
+    else:
+        # A domain error from outside oci/ (e.g. StorageError): keep its status.
+        errors = OCIError(exc.message, detail=exc.detail, status=exc.http_status)
+    if exc.http_status >= 500:
+        log.error("registry error %s: %s", type(exc).__name__, exc.message)
+    return Response(
+        error_envelope(errors), status_code=errors.http_status,
+        media_type="application/json",
+    )
+
+
+def endpoint(handler: Handler) -> Handler:
+    """Wrap a handler: typed errors to the OCI envelope, API version header on all."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: Request) -> Response:
+        try:
+            response = await handler(request)
+        except WasmhubError as exc:
+            response = error_response(exc)
+        except ClientDisconnect:
+            # Nobody is listening; writers were aborted where the body was read.
+            response = Response(status_code=400)
+        response.headers.append(*API_VERSION)
+        return response
+
+    return wrapped
+
+
+async def in_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return await run_in_threadpool(func, *args, **kwargs)
+
+
+def empty(status: int, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(status_code=status, headers={"Content-Length": "0", **(headers or {})})
+
+
+def json_response(data: Any, headers: Mapping[str, str] | None = None,
+                  media_type: str = "application/json") -> Response:
+    return JSONResponse(data, headers=dict(headers or {}), media_type=media_type)
+
+
+def content_length(request: Request) -> int | None:
+    raw = request.headers.get("content-length")
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SizeInvalid("Content-Length is not a number") from None
+    if value < 0:
+        raise SizeInvalid("Content-Length is negative")
+    return value
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The whole body, refusing (413) anything over ``limit`` without buffering it all."""
+    declared = content_length(request)
+    if declared is not None and declared > limit:
+        raise SizeInvalid(
+            f"body of {declared} bytes exceeds the limit of {limit}",
+            detail={"limit": limit}, status=413,
+        )
+    parts: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise SizeInvalid(
+                f"body exceeds the limit of {limit} bytes", detail={"limit": limit}, status=413
+            )
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def pump_body(request: Request, writer: BlobWriter) -> int:
+    """Stream the request body into ``writer``; returns bytes written by this request.
+
+    On any failure (including the client going away) the writer is aborted, so only
+    complete requests change an upload.
+    """
+    written = 0
+    buffer: list[bytes] = []
+    buffered = 0
+    try:
+        async for chunk in request.stream():
+            if not chunk:
+                continue
+            buffer.append(chunk)
+            buffered += len(chunk)
+            if buffered >= WRITE_SLICE:
+                await in_thread(writer.write, b"".join(buffer))
+                written += buffered
+                buffer, buffered = [], 0
+        if buffered:
+            await in_thread(writer.write, b"".join(buffer))
+            written += buffered
+    except BaseException:
+        await in_thread(writer.abort)
+        raise
+    return written
+
+
+def page_args(request: Request) -> tuple[int | None, str | None]:
+    """``n`` and ``last`` of a paginated listing."""
+    raw_n = request.query_params.get("n")
+    n: int | None = None
+    if raw_n is not None and raw_n != "":
+        try:
+            n = int(raw_n)
+        except ValueError:
+            raise PaginationNumberInvalid(f"n={raw_n[:20]!r} is not a number") from None
+        if n < 0:
+            raise PaginationNumberInvalid("n must not be negative")
+        n = min(n, MAX_PAGE)
+    return n, request.query_params.get("last") or None
+
+
+def next_link(path: str, n: int | None, last_item: str) -> dict[str, str]:
+    from urllib.parse import urlencode
+
+    query = urlencode({"n": n, "last": last_item} if n is not None else {"last": last_item})
+    return {"Link": f'<{path}?{query}>; rel="next"'}
+
+
+def path_param(request: Request, name: str) -> str:
+    value: str = request.path_params[name]
+    return value
+
+
