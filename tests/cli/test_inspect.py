@@ -28,6 +28,9 @@ def test_inspect_json(tmp_path: Path) -> None:
     assert "0.2.0" in names["proxy_log"]["defined_in"]
     assert data["wasi"] is None
     assert data["size"] == path.stat().st_size
+    verdicts = data["compatibility"]
+    assert {v["status"] for v in verdicts} <= {"compatible", "incompatible", "unverified"}
+    assert any(v["platform"] == "istio" and v["status"] == "compatible" for v in verdicts)
 
 
 def test_inspect_table(tmp_path: Path) -> None:
@@ -36,6 +39,7 @@ def test_inspect_table(tmp_path: Path) -> None:
     assert "0.2.0 (proxy_abi_version_0_2_0)" in result.stdout
     assert "proxy_get_header_map_value" in result.stdout
     assert "http" in result.stdout
+    assert "compatibility" in result.stdout
 
 
 def test_inspect_not_wasm(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ operation, 2 for bad usage (a malformed reference, a bad config).
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 import os
 import sys
@@ -50,6 +49,7 @@ from wasmhub.errors import (
 
 if TYPE_CHECKING:
     from wasmhub.wasm.layouts import PackedImage, UnpackedPlugin
+    from wasmhub.wasm.report import ModuleReport
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -343,20 +343,13 @@ def tag(
 # -- inspect -------------------------------------------------------------------------------
 
 
-def _compatibility(report: Any) -> Any:
-    """Per-platform verdicts when ``wasmhub.wasm`` offers them, else None."""
+def _compatibility(report: ModuleReport) -> list[dict[str, Any]] | None:
+    """Per-platform verdicts from ``wasmhub.wasm.compat`` (None in builds without it)."""
     try:
-        compat = importlib.import_module("wasmhub.wasm.compat")
+        from wasmhub.wasm.compat import compatibility
     except ImportError:
         return None
-    for name in ("check_compatibility", "compatibility", "verdicts"):
-        func = getattr(compat, name, None)
-        if callable(func):
-            result = func(report)
-            if isinstance(result, list | tuple):
-                return [r.to_json() if hasattr(r, "to_json") else r for r in result]
-            return result.to_json() if hasattr(result, "to_json") else result
-    return None
+    return [verdict.to_json() for verdict in compatibility(report)]
 
 
 def _yes(value: bool | None) -> str:
@@ -393,14 +386,16 @@ def _print_report(title: str, data: dict[str, Any]) -> None:
     if data["unknown_imports"]:
         out.print("[red]imports no proxy-wasm host provides:[/] "
                   + ", ".join(data["unknown_imports"]))
-    compat = data.get("compatibility")
-    if isinstance(compat, list) and compat:
+    if data.get("compatibility"):
         table = Table(title="compatibility", title_justify="left")
-        keys = [k for k in compat[0] if isinstance(compat[0], dict)]
-        for key in keys:
-            table.add_column(str(key))
-        for row in compat:
-            table.add_row(*(str(row.get(k, "")) for k in keys))
+        for column in ("platform", "version", "verdict", "why"):
+            table.add_column(column, overflow="fold")
+        colour = {"compatible": "green", "incompatible": "red", "unverified": "yellow"}
+        for row in data["compatibility"]:
+            status = str(row["status"])
+            table.add_row(str(row["platform_name"]), str(row["version"]),
+                          f"[{colour.get(status, 'white')}]{status}[/]",
+                          "; ".join(row.get("reasons") or []))
         out.print(table)
     for warning in data["warnings"]:
         err.print(f"[yellow]warning:[/] {warning}")
