@@ -31,7 +31,7 @@ from wasmhub.runtime.errors import GuestMemoryError, GuestTrap, HostTrap, Module
 TICK_SECONDS = 0.002
 _MASK32 = 0xFFFFFFFF
 
-_engine: wasmtime.Engine | None = None
+_engines: list[wasmtime.Engine] = []
 _engine_lock = threading.Lock()
 _modules: dict[str, wasmtime.Module] = {}
 _call_unchecked = _raw._wasmtime_func_call_unchecked
@@ -47,17 +47,20 @@ def _ticker(engine: wasmtime.Engine) -> None:
 
 def shared_engine() -> wasmtime.Engine:
     """The process-wide engine (epoch interruption on) and its ticker thread."""
-    global _engine
     with _engine_lock:
-        if _engine is None:
+        if not _engines:
             config = wasmtime.Config()
             config.epoch_interruption = True
             config.cranelift_opt_level = "speed"
-            _engine = wasmtime.Engine(config)
+            # Linear memory never moves, so its base address can be cached (growth past
+            # the reservation fails instead; the store's memory cap is far below it).
+            ffi.wasmtime_config_memory_may_move_set(config.ptr(), False)
+            engine = wasmtime.Engine(config)
             threading.Thread(
-                target=_ticker, args=(_engine,), name="wasmhub-epoch", daemon=True
+                target=_ticker, args=(engine,), name="wasmhub-epoch", daemon=True
             ).start()
-        return _engine
+            _engines.append(engine)
+        return _engines[0]
 
 
 def compile_module(data: bytes) -> wasmtime.Module:
@@ -185,19 +188,25 @@ class HostCallbacks:
 
 
 class MemoryAccess:
-    """Raw view of an instance's exported linear memory (valid until the guest runs)."""
+    """Raw view of an instance's exported linear memory.
 
-    __slots__ = ("_ctx", "_mem")
+    The base address is fixed (the engine forbids moving memories); the size is cached and
+    re-read only when an access falls beyond it, since memory only grows.
+    """
+
+    __slots__ = ("_ctx", "_mem", "base", "size")
 
     def __init__(self, store: wasmtime.Store, memory: wasmtime.Memory) -> None:
         self._ctx = store._context()
         self._mem = ctypes.byref(memory._memory)
+        data = ctypes.cast(ffi.wasmtime_memory_data(self._ctx, self._mem), ctypes.c_void_p)
+        self.base: int = data.value or 0
+        self.size: int = 0
+        self.refresh()
 
-    def bounds(self) -> tuple[int, int]:
-        """(base address, size in bytes) right now."""
-        base = ctypes.cast(ffi.wasmtime_memory_data(self._ctx, self._mem), ctypes.c_void_p)
-        return base.value or 0, int(ffi.wasmtime_memory_data_size(self._ctx, self._mem))
+    def refresh(self) -> int:
+        self.size = int(ffi.wasmtime_memory_data_size(self._ctx, self._mem))
+        return self.size
 
 
-def set_deadline(store: wasmtime.Store, ticks: int) -> None:
-    ffi.wasmtime_context_set_epoch_deadline(store._context(), ticks)
+set_deadline_raw = _raw._wasmtime_context_set_epoch_deadline

@@ -33,7 +33,7 @@ class ModuleResolveError(InputError):
     pass
 
 
-class GuestTrap(Exception):  # noqa: N818 - a trap is what wasm calls it
+class GuestTrap(Exception):
     """A guest callback trapped or ran past its deadline (internal control flow)."""
 
     def __init__(self, callback: str, message: str) -> None:
@@ -46,11 +46,11 @@ class GuestMemoryError(Exception):
     """A pointer/size pair from the guest is outside its linear memory (internal)."""
 
 
-class HostTrap(Exception):  # noqa: N818
+class HostTrap(Exception):
     """Raised by a host function to trap the guest on purpose (e.g. ``proc_exit``)."""
 
 
-class PluginFailed(Exception):  # noqa: N818
+class PluginFailed(Exception):
     """A callback failed; carries the PluginFailure (internal control flow)."""
 
     def __init__(self, failure: object) -> None:

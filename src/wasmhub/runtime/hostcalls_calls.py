@@ -31,9 +31,9 @@ def _strings(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
     return [(k.decode("utf-8", "replace"), v.decode("utf-8", "replace")) for k, v in raw]
 
 
-def functions(vm: PluginVM) -> dict[str, Callable[..., int]]:
+def functions(vm: PluginVM) -> dict[str, Callable[..., int]]:  # noqa: PLR0915 - closures
     mem = vm.memory
-    used: dict[str, int] = {}
+    used = vm.http_answer_cursor
 
     def next_answer(cluster: str) -> HttpCallAnswer | None:
         answers = [a for a in vm.config.http_calls if a.cluster == cluster]

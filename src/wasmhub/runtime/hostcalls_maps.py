@@ -29,11 +29,11 @@ _BUFFER_TYPES = {int(value): value for value in BufferType}
 _U32_MAX = 0xFFFFFFFF
 
 
-def functions(vm: PluginVM) -> dict[str, Callable[..., int]]:
+def functions(vm: PluginVM) -> dict[str, Callable[..., int]]:  # noqa: PLR0915 - closures
     mem = vm.memory
     missing_value_ok = vm.abi is AbiVersion.V0_1_0
 
-    def header_map(map_id: int) -> HeaderMap | None | int:
+    def header_map(map_id: int) -> HeaderMap | int | None:
         map_type = _MAP_TYPES.get(map_id)
         if map_type is None:
             return Status.BAD_ARGUMENT

@@ -67,7 +67,7 @@ def builtin_property(vm: PluginVM, ctx: Context, path: str) -> Any:
         return static[path]
     properties = config.properties
     if path in ("source.port", "destination.port"):
-        side = path.split(".")[0]
+        side = path.split(".", maxsplit=1)[0]
         default = DEFAULT_SOURCE if side == "source" else DEFAULT_DESTINATION
         return _port(str(properties.get(f"{side}.address", default)))
     if path == "source.address":
@@ -126,7 +126,7 @@ def _http_property(vm: PluginVM, ctx: HttpContext, path: str) -> Any:
     return None
 
 
-def functions(vm: PluginVM) -> dict[str, Callable[..., int]]:
+def functions(vm: PluginVM) -> dict[str, Callable[..., int]]:  # noqa: PLR0915 - closures
     mem = vm.memory
 
     def log(level: int, ptr: int, size: int) -> int:

@@ -22,8 +22,11 @@ _u64 = ctypes.c_uint64
 
 
 class _Unbound:
-    def bounds(self) -> tuple[int, int]:
-        return 0, 0
+    base = 0
+    size = 0
+
+    def refresh(self) -> int:
+        return 0
 
 
 class GuestMemory:
@@ -37,35 +40,27 @@ class GuestMemory:
         self._access = access
         self._allocate = allocate
 
+    def check(self, ptr: int, size: int) -> int:
+        """The host address of guest ``ptr`` if ``size`` bytes fit; GuestMemoryError if not."""
+        access = self._access
+        if ptr + size > access.size and ptr + size > access.refresh():
+            raise GuestMemoryError(
+                f"{ptr}+{size} is beyond the plugin's memory of {access.size} bytes")
+        return access.base + ptr
+
     def read(self, ptr: int, size: int) -> bytes:
         if size == 0:
             return b""
-        base, limit = self._access.bounds()
-        if ptr + size > limit:
-            raise GuestMemoryError(f"read {ptr}+{size} beyond memory of {limit} bytes")
-        return ctypes.string_at(base + ptr, size)
+        return ctypes.string_at(self.check(ptr, size), size)
 
     def write(self, ptr: int, data: bytes) -> None:
-        base, limit = self._access.bounds()
-        if ptr + len(data) > limit:
-            raise GuestMemoryError(f"write {ptr}+{len(data)} beyond memory of {limit} bytes")
-        ctypes.memmove(base + ptr, data, len(data))
+        ctypes.memmove(self.check(ptr, len(data)), data, len(data))
 
     def write_u32(self, ptr: int, value: int) -> None:
-        base, limit = self._access.bounds()
-        if ptr + 4 > limit:
-            raise GuestMemoryError(f"write u32 at {ptr} beyond memory of {limit} bytes")
-        _u32.from_address(base + ptr).value = value
+        _u32.from_address(self.check(ptr, 4)).value = value
 
     def write_u64(self, ptr: int, value: int) -> None:
-        base, limit = self._access.bounds()
-        if ptr + 8 > limit:
-            raise GuestMemoryError(f"write u64 at {ptr} beyond memory of {limit} bytes")
-        _u64.from_address(base + ptr).value = value & 0xFFFFFFFFFFFFFFFF
-
-    def check(self, ptr: int, size: int) -> None:
-        if ptr + size > self._access.bounds()[1]:
-            raise GuestMemoryError(f"{ptr}+{size} beyond memory")
+        _u64.from_address(self.check(ptr, 8)).value = value & 0xFFFFFFFFFFFFFFFF
 
     def give(self, data: bytes, ptr_ptr: int, size_ptr: int) -> None:
         """Copy ``data`` into a fresh guest allocation; store its address and size.

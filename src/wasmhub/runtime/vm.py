@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import wasmtime
-from wasmtime import _ffi as ffi
 
 from wasmhub.runtime import hostcalls_calls, hostcalls_maps, hostcalls_props, hostcalls_shared
 from wasmhub.runtime import wasi as wasi_calls
@@ -40,6 +39,7 @@ from wasmhub.runtime.engine import (
     MemoryAccess,
     compile_module,
     deadline_ticks,
+    set_deadline_raw,
     shared_engine,
 )
 from wasmhub.runtime.errors import (
@@ -108,12 +108,17 @@ class PluginVM:
         self.pending_calls: dict[int, OutboundCall] = {}
         self.call_overlay: dict[Any, Any] = {}  # maps/buffers of the call being answered
         self.call_status: tuple[int, bytes] = (0, b"")
+        self.http_answer_cursor: dict[str, int] = {}  # next declared answer per cluster
         self.failure: PluginFailure | None = None
         self.guest_calls = 0
         self.next_context_id = 1
         self.next_token = 1
         self._ticks = deadline_ticks(self.config.callback_timeout_ms)
 
+        self.root = self._instantiate(compiled, export_types)
+
+    def _instantiate(self, compiled: wasmtime.Module, export_types: dict[str, Any]
+                     ) -> RootContext:
         engine = shared_engine()
         self.store = wasmtime.Store(engine)
         self.store.set_limits(memory_size=self.config.memory_limit_bytes)
@@ -143,7 +148,7 @@ class PluginVM:
             )
         self.memory.bind(MemoryAccess(self.store, memory), allocator)
         self._initialize(exports)
-        self.root = self._start_root()
+        return self._start_root()
 
     # -- linking -------------------------------------------------------------------
 
@@ -256,7 +261,7 @@ class PluginVM:
         return value
 
     def _set_deadline(self) -> None:
-        ffi.wasmtime_context_set_epoch_deadline(self._ctx, self._ticks)
+        set_deadline_raw(self._ctx, self._ticks)
 
     def call(self, name: str, ctx: Context, *args: int) -> int | None:
         """Call callback ``name`` (None if the module does not export it)."""
@@ -268,7 +273,7 @@ class PluginVM:
     def invoke(self, func: GuestFunc, ctx: Context, *args: int) -> int:
         previous = self.current
         self.current = ctx
-        ffi.wasmtime_context_set_epoch_deadline(self._ctx, self._ticks)
+        set_deadline_raw(self._ctx, self._ticks)
         self.guest_calls += 1
         try:
             return func(*args)
@@ -276,7 +281,7 @@ class PluginVM:
             pending = self.host.pending_exception
             self.host.pending_exception = None
             if pending is not None and not isinstance(pending, GuestTrap | PluginFailed):
-                raise pending
+                raise pending from None
             failure = PluginFailure(trap.callback, trap.message, ctx.id)
             self.failure = failure
             self.log(LogLevel.CRITICAL, f"Plugin Crash: {failure.describe()}", ctx.id, "host")
