@@ -8,6 +8,7 @@ The public API (docs/interfaces.md section 2) is re-exported here; submodules ow
 
 from __future__ import annotations
 
+from wasmhub.wasm.compat import CompatibilityVerdict, compatibility
 from wasmhub.wasm.errors import LayoutError, PluginYamlError, WasmFormatError
 from wasmhub.wasm.layouts import (
     Blob,
@@ -41,6 +42,7 @@ __all__ = [
     "Annotation",
     "Blob",
     "Category",
+    "CompatibilityVerdict",
     "ExportEntry",
     "FilterType",
     "HostFunctionUse",
@@ -58,6 +60,7 @@ __all__ = [
     "Target",
     "UnpackedPlugin",
     "WasmFormatError",
+    "compatibility",
     "detect_layout",
     "inspect_module",
     "load_plugin_yaml",
