@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "wasmhub.cli.server",
     "wasmhub.cli.artifacts",
     "wasmhub.cli.build",
+    "wasmhub.cli.runtime",
 )
 
 for _name in COMMAND_MODULES:

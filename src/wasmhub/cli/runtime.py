@@ -1,0 +1,186 @@
+"""Runtime verbs: ``run`` (one request through a filter) and ``test`` (a test file)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from wasmhub.cli.console import fail, out
+from wasmhub.errors import WasmhubError
+
+
+def _config_text(value: str | None) -> bytes:
+    if value is None:
+        return b""
+    if value.startswith("@"):
+        path = Path(value[1:])
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            fail(f"cannot read plugin config {path}: {exc.strerror}", code=2)
+    return value.encode()
+
+
+def _pairs(values: list[str], flag: str, sep: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in values:
+        key, found, value = item.partition(sep)
+        if not found or not key.strip():
+            fail(f"{flag} expects NAME{sep}VALUE, got {item!r}", code=2)
+        pairs.append((key.strip().lower() if sep == ":" else key.strip(), value.strip()))
+    return pairs
+
+
+def run(
+    module: Annotated[str, typer.Argument(help="A .wasm file (or a registry reference).")],
+    method: Annotated[str, typer.Option("--method", "-X", help="Request method.")] = "GET",
+    path: Annotated[str, typer.Option("--path", help="Request path with query.")] = "/",
+    header: Annotated[list[str] | None, typer.Option(
+        "--header", "-H", help="Request header NAME: VALUE (repeatable).")] = None,
+    body: Annotated[str | None, typer.Option("--body", help="Request body.")] = None,
+    body_file: Annotated[Path | None, typer.Option(
+        "--body-file", help="Read the request body from a file.")] = None,
+    config: Annotated[str | None, typer.Option(
+        "--config", help="Plugin configuration: JSON text, or @file.")] = None,
+    vm_env: Annotated[list[str] | None, typer.Option(
+        "--vm-env", help="VM environment KEY=VAL (repeatable).")] = None,
+    root_id: Annotated[str, typer.Option("--root-id", help="Plugin root id.")] = "",
+    status: Annotated[int, typer.Option("--upstream-status", help="Upstream status.")] = 200,
+    upstream_body: Annotated[str, typer.Option("--upstream-body",
+                                               help="Upstream response body.")] = "",
+    fail_open: Annotated[bool, typer.Option("--fail-open",
+                                            help="Pass requests on plugin failure.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """Send one request through a proxy-wasm filter on the local host."""
+    from wasmhub.runtime import (
+        FailStrategy,
+        HostConfig,
+        HttpRequest,
+        Plugin,
+        UpstreamResponse,
+    )
+    from wasmhub.runtime.resolve import resolve_module
+
+    if body is not None and body_file is not None:
+        fail("give --body or --body-file, not both", code=2)
+    data = b""
+    if body_file is not None:
+        try:
+            data = body_file.read_bytes()
+        except OSError as exc:
+            fail(f"cannot read body file {body_file}: {exc.strerror}", code=2)
+    elif body is not None:
+        data = body.encode()
+    host_config = HostConfig(
+        plugin_config=_config_text(config), vm_env=dict(_pairs(vm_env or [], "--vm-env", "=")),
+        root_id=root_id,
+        fail_strategy=FailStrategy.FAIL_OPEN if fail_open else FailStrategy.FAIL_CLOSED)
+    try:
+        plugin = Plugin(resolve_module(module), host_config)
+    except WasmhubError as exc:
+        fail(exc.message, code=1)
+    request = HttpRequest(method, path, _pairs(header or [], "-H", ":"), data)
+    upstream = UpstreamResponse(status, [("content-type", "text/plain")], upstream_body.encode())
+    result = plugin.http(request, upstream)
+    if as_json:
+        payload: dict[str, Any] = {"abi": plugin.abi.value, **result.to_json(),
+                                   "metrics": plugin.metrics}
+        out.print_json(json.dumps(payload))
+    else:
+        _show_run(plugin.abi.value, result, plugin.metrics)
+    if result.failure is not None:
+        raise typer.Exit(1)
+
+
+def _headers_table(title: str, pairs: list[tuple[str, str]]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left", box=None)
+    for key, value in pairs:
+        table.add_row(f"[cyan]{escape(key)}[/]", escape(value))
+    if not pairs:
+        table.add_row("[dim](no headers)[/]", "")
+    return table
+
+
+def _show_run(abi: str, result: Any, metrics: dict[str, Any]) -> None:
+    out.print(f"[bold]ABI[/] {abi}   host calls {result.host_calls}   "
+              f"callbacks {result.guest_calls}")
+    upstream = result.upstream_request
+    if upstream is None:
+        out.print("[yellow]The request did not reach the upstream.[/]")
+    else:
+        out.print(_headers_table("Upstream saw", upstream.headers))
+        if upstream.body:
+            out.print(escape(upstream.body.decode("utf-8", "replace")))
+    if result.status is None:
+        why = "stalled" if result.stalled else "reset"
+        out.print(f"[red]The client got no response ({why}).[/]")
+    else:
+        origin = " (local reply)" if result.local_reply is not None else ""
+        out.print(_headers_table(f"Client got {result.status}{origin}", result.headers))
+        if result.body:
+            out.print(escape(result.body.decode("utf-8", "replace")))
+    if result.failure is not None:
+        out.print(f"[bold red]plugin failure:[/] {escape(result.failure.describe())}")
+    if result.logs:
+        out.print("[bold]Logs[/]")
+        for entry in result.logs:
+            out.print(f"  [dim]{entry.level.name.lower():8}[/] {escape(entry.message)}")
+    if metrics:
+        out.print("[bold]Metrics[/]")
+        for name, value in metrics.items():
+            out.print(f"  {escape(name)} = {value}")
+
+
+def test(
+    file: Annotated[Path, typer.Argument(help="Test file (YAML).")],
+    module: Annotated[str | None, typer.Option(
+        "--module", help="Module to test, overriding the file's `module:`.")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report.")
+                     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """Run a filter's declarative test file; exit 1 if any case fails."""
+    from wasmhub.runtime.harness import Harness
+
+    try:
+        harness = Harness.from_file(file, module=module)
+    except WasmhubError as exc:
+        fail(exc.message, code=2)
+    suite = harness.run()
+    if junit is not None:
+        junit.write_text(suite.junit(), encoding="utf-8")
+    if as_json:
+        out.print_json(json.dumps(suite.to_json()))
+    else:
+        if suite.error is not None:
+            out.print(f"[bold red]error:[/] {escape(suite.error)}")
+        for case in suite.cases:
+            if case.passed:
+                out.print(f"[green]PASS[/] {escape(case.name)}")
+                continue
+            out.print(f"[red]FAIL[/] {escape(case.name)}")
+            if case.error and suite.error is None:
+                out.print(f"     {escape(case.error)}")
+            for mismatch in case.mismatches:
+                for line in mismatch.render().splitlines():
+                    style = "green" if line.startswith("+") else (
+                        "red" if line.startswith("-") else "")
+                    text = escape(line)
+                    out.print(f"     [{style}]{text}[/]" if style else f"     {text}")
+        passed = sum(case.passed for case in suite.cases)
+        colour = "green" if suite.passed else "red"
+        out.print(f"[{colour}]{passed}/{len(suite.cases)} cases passed[/]"
+                  + (f" (ABI {suite.abi})" if suite.abi else ""))
+    if not suite.passed:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)
+    app.command()(test)
