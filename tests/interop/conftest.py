@@ -15,8 +15,7 @@ from sqlalchemy import create_engine, text
 
 from tests.support.servers import RunningServer, running_distribution, running_wasmhub
 
-# The wasmhub kinds join once its /v2/ is mounted in app.py.
-REGISTRY_KINDS = ["distribution"]
+REGISTRY_KINDS = ["distribution", "wasmhub-sqlite", "wasmhub-postgresql"]
 
 
 def _selected_kinds() -> list[str]:
