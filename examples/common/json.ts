@@ -28,19 +28,24 @@ export class JsonValue {
     return new JsonValue();
   }
 
+  // Plain if/return, not `?:`: AssemblyScript 0.17's reference counting over-releases a
+  // string parameter returned through a conditional expression.
   getString(key: string, fallback: string): string {
     const v = this.get(key);
-    return v.kind == JsonKind.String ? v.stringValue : fallback;
+    if (v.kind == JsonKind.String) return v.stringValue;
+    return fallback;
   }
 
   getNumber(key: string, fallback: f64): f64 {
     const v = this.get(key);
-    return v.kind == JsonKind.Number ? v.numberValue : fallback;
+    if (v.kind == JsonKind.Number) return v.numberValue;
+    return fallback;
   }
 
   getBool(key: string, fallback: bool): bool {
     const v = this.get(key);
-    return v.kind == JsonKind.Bool ? v.boolValue : fallback;
+    if (v.kind == JsonKind.Bool) return v.boolValue;
+    return fallback;
   }
 }
 

@@ -52,12 +52,19 @@ class AuthRoot extends RootContext {
     this.keys = new Map<string, Tenant>();
     for (let i = 0; i < keys.keys.length; i++) {
       const entry = keys.get(keys.keys[i]);
-      const tenant = entry.isString() ? entry.stringValue : entry.getString("tenant", "");
+      let tenant = "";
+      let plan = defaultPlan;
+      if (entry.isString()) {
+        tenant = entry.stringValue;
+      } else {
+        tenant = entry.getString("tenant", "");
+        plan = entry.getString("plan", defaultPlan);
+      }
       if (tenant.length == 0) {
         log(LogLevelValues.error, "auth-tenant: key #" + i.toString() + " has no tenant");
         return false;
       }
-      this.keys.set(keys.keys[i], new Tenant(tenant, entry.getString("plan", defaultPlan)));
+      this.keys.set(keys.keys[i], new Tenant(tenant, plan));
     }
     if (this.allowed === null) this.allowed = new Counter("auth_tenant_allowed_total");
     if (this.denied === null) this.denied = new Counter("auth_tenant_denied_total");
