@@ -236,7 +236,8 @@ def _build(
 
 
 def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    # Kept as given (an int stays an int) so the HTML shows min="1", not min="1.0".
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _int(value: Any) -> int | None:
