@@ -25,6 +25,7 @@ app = typer.Typer(
 # Verb-group modules; each exposes ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES: tuple[str, ...] = (
     "wasmhub.cli.server",
+    "wasmhub.cli.registry_admin",
     "wasmhub.cli.artifacts",
     "wasmhub.cli.build",
     "wasmhub.cli.runtime",
