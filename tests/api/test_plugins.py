@@ -86,7 +86,8 @@ def test_plugin_and_version_detail(client: TestClient, seeded: CatalogService) -
     version = client.get("/api/v1/plugins/acme/rate-limit/versions/1.0.0").json()
     assert version["config_schema"]["properties"]["rps"]["type"] == "integer"
     assert version["example_config"] == {"rps": 5}
-    assert (version["root_id"], version["phase"], version["priority"]) == ("rate_limit", "AUTHZ", 10)
+    facts = (version["root_id"], version["phase"], version["priority"])
+    assert facts == ("rate_limit", "AUTHZ", 10)
     assert version["imports"] == ["env.proxy_log"] and version["wasi"] == "wasi_unstable"
     snippets = version["snippets"]
     assert snippets["oci_url"].endswith("/acme/rate-limit:1.0.0")

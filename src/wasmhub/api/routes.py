@@ -42,7 +42,9 @@ Namespace = Annotated[str, Path(max_length=128, pattern=NAMESPACE_RE)]
 Name = Annotated[str, Path(max_length=255, pattern=NAME_RE)]
 Tag = Annotated[str, Path(max_length=128, pattern=TAG_RE)]
 FilterValue = Annotated[str | None, Query(max_length=128, pattern=NO_NUL)]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such plugin or version (problem+json)"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such plugin or version (problem+json)"}
+}
 
 
 def catalog(request: Request) -> CatalogService:

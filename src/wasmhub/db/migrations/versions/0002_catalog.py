@@ -6,21 +6,13 @@ Revises: 0001_registry
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_catalog"
-# TEMPORARY until the registry's 0001_registry lands in this tree: chain onto it when it
-# exists, otherwise be the root so alembic keeps working for everyone meanwhile.
-down_revision = (
-    "0001_registry" if (Path(__file__).parent / "0001_registry.py").exists() else None
-)
+down_revision = "0001_registry"
 branch_labels = None
 depends_on = None
-
-NOW = sa.func.now()
 
 # The weighted document PostgreSQL searches: names (A), descriptions and keywords (B),
 # README text (C). 'simple' keeps every token as written, so Chinese names match too.
