@@ -82,9 +82,16 @@ def deadline_ticks(milliseconds: float) -> int:
 
 def _error_text(error: Any, trap: Any) -> str:
     if error:
-        return str(wasmtime.WasmtimeError._from_ptr(error))
-    message = wasmtime.Trap._from_ptr(trap).message
-    return str(message).split("\n", 1)[0] if message else "trap"
+        return _summary(str(wasmtime.WasmtimeError._from_ptr(error)))
+    return _summary(str(wasmtime.Trap._from_ptr(trap).message or "trap"))
+
+
+def _summary(message: str) -> str:
+    """The cause of a trap without wasmtime's backtrace ("wasm trap: ..." or host text)."""
+    _, found, cause = message.partition("Caused by:")
+    text = cause if found else message
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return "; ".join(lines) if lines else message.strip()
 
 
 class GuestFunc:

@@ -54,5 +54,6 @@ class PluginFailed(Exception):
     """A callback failed; carries the PluginFailure (internal control flow)."""
 
     def __init__(self, failure: object) -> None:
-        super().__init__(str(failure))
+        describe = getattr(failure, "describe", None)
+        super().__init__(describe() if callable(describe) else str(failure))
         self.failure = failure
