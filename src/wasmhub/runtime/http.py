@@ -305,4 +305,7 @@ def _local_headers(local: LocalReply) -> HeaderMap:
         pairs += [("content-length", str(len(local.body))), ("content-type", "text/plain")]
     if local.grpc_status is not None:
         pairs.append(("grpc-status", str(local.grpc_status)))
-    return HeaderMap.from_strings(pairs + local.headers)
+    headers = HeaderMap.from_strings(pairs)
+    for key, value in local.headers:  # Envoy sets (replaces) the plugin's extra headers
+        headers.replace(key.encode(), value.encode())
+    return headers
