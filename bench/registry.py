@@ -1,7 +1,7 @@
 """wasmhub's OCI registry vs the CNCF distribution registry, same workloads, one run.
 
-    .venv/bin/python bench/registry.py            # 8 s per workload, writes docs/benchmarks.md
-    .venv/bin/python bench/registry.py --quick    # 2 s per workload, prints only
+    .venv/bin/python bench/registry.py          # 3 rounds x 5 s per workload; writes docs
+    .venv/bin/python bench/registry.py --quick  # 1 round x 2 s per workload; prints only
 
 Starts, on loopback with temporary storage: ``wasmhub serve`` (SQLite) with 1 worker and
 with 2 workers, and Debian's docker-registry (distribution 2.8, filesystem driver). Then,
@@ -377,6 +377,11 @@ def machine_facts() -> dict[str, str]:
     }
 
 
+def median_run(runs: list[Measurement], primary: str) -> Measurement:
+    ordered = sorted(runs, key=lambda m: getattr(m, primary) or 0.0)
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def ratio(results: Results, key: str, server: str, primary: str) -> float | None:
     row = results.rows[key]
     base = getattr(row.get("distribution"), primary, None) if "distribution" in row else None
@@ -447,11 +452,12 @@ def write_docs(section_body: str) -> None:
 
 
 def docs_section(rows: list[list[str]], facts: dict[str, str], command: str,
-                 duration: float, notes: list[str]) -> str:
+                 duration: float, rounds: int, notes: list[str]) -> str:
     facts_md = "\n".join(f"- {k}: {v}" for k, v in facts.items())
     notes_md = "\n".join(f"- {n}" for n in notes)
     return f"""\
-`{command}` ({duration:g} s per workload and server; servers on 127.0.0.1 with
+`{command}` ({rounds} interleaved rounds of {duration:g} s per workload and server, median
+round shown; servers on 127.0.0.1 with
 temporary storage; wasmhub on SQLite with 1 and with 2 uvicorn workers; distribution with
 the filesystem driver). Ratio = wasmhub / distribution on the unit column; above 1.0
 means wasmhub is faster. Blob and manifest GETs are driven by `wrk`; pushes by one Python
@@ -515,6 +521,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 s per workload, no docs")
     parser.add_argument("--duration", type=float, default=None, help="seconds per workload")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="interleaved rounds per workload; median reported (3, quick 1)")
     parser.add_argument("--servers", default="distribution,wasmhub-w1,wasmhub-w2",
                         help="comma list of distribution, wasmhub-w1, wasmhub-w2")
     parser.add_argument("--only", default="", help="comma list of workload keys")
@@ -524,11 +532,13 @@ def main() -> int:
                         help="py-spy the first wasmhub server during one workload")
     parser.add_argument("--json", type=Path, default=None, help="also write raw results here")
     args = parser.parse_args()
-    duration = args.duration or (2.0 if args.quick else 8.0)
+    duration = args.duration or (2.0 if args.quick else 5.0)
+    rounds = args.rounds or (1 if args.quick else 3)
     kinds = [k.strip() for k in args.servers.split(",") if k.strip()]
     write = args.write_docs if args.write_docs is not None else not args.quick
 
     facts = machine_facts()
+    load_before = os.getloadavg()
     print("machine:", ", ".join(f"{k}={v}" for k, v in facts.items()), flush=True)
     results = Results(kinds)
     with tempfile.TemporaryDirectory(prefix="wasmhub-bench-") as tmp, \
@@ -546,15 +556,23 @@ def main() -> int:
             loads = [w for w in loads if w.key in wanted]
         for load in loads:
             print(f"\n== {load.title}", flush=True)
-            row: dict[str, Measurement] = {}
-            for name, server in servers.items():
+            for server in servers.values():
                 # A short warm-up so first-request costs (imports, caches) stay out.
                 load.run(server, min(1.0, duration / 4))
-                m = load.run(server, duration)
-                row[name] = m
-                print(f"  {name:14} {m.summary()}", flush=True)
-            results.rows[load.key] = row
+            # Rounds interleave the servers, so a burst of noise from elsewhere on the
+            # machine hits all of them; each server's median round is reported.
+            runs: dict[str, list[Measurement]] = {name: [] for name in servers}
+            for r in range(rounds):
+                for name, server in servers.items():
+                    m = load.run(server, duration)
+                    runs[name].append(m)
+                    print(f"  round {r + 1}  {name:14} {m.summary()}", flush=True)
+            results.rows[load.key] = {
+                name: median_run(ms, load.primary) for name, ms in runs.items()
+            }
         rows = table(results, loads)
+    load_after = os.getloadavg()
+    facts["load average (1 min) before / after"] = f"{load_before[0]:.1f} / {load_after[0]:.1f}"
     print()
     print_table(rows)
     if args.json:
@@ -563,7 +581,7 @@ def main() -> int:
             indent=2))
     if write:
         command = ".venv/bin/python bench/registry.py" + (" --quick" if args.quick else "")
-        write_docs(docs_section(rows, facts, command, duration, []))
+        write_docs(docs_section(rows, facts, command, duration, rounds, []))
         print(f"\nwrote {DOCS.relative_to(REPO_ROOT)} (Registry section)")
     return 0
 
