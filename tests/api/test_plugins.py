@@ -195,3 +195,22 @@ def test_openapi_and_docs(client: TestClient) -> None:
     assert "/v1/plugins/{namespace}/{name}/star" in spec["paths"]
     docs = client.get("/api/docs")
     assert docs.status_code == 200 and "/api/openapi.json" in docs.text
+
+
+def test_registry_push_through_v2_shows_in_api(client: TestClient) -> None:
+    from tests.catalog.publish import packed_plugin
+
+    image = packed_plugin("hello", "0.1.0", en="Hello", zh="你好")
+    repo = "/v2/team/hello"
+    for blob in image.blobs():
+        started = client.post(f"{repo}/blobs/uploads/?digest={blob.digest}", content=blob.data)
+        assert started.status_code == 201, started.text
+    pushed = client.put(
+        f"{repo}/manifests/0.1.0", content=image.manifest,
+        headers={"Content-Type": image.manifest_media_type},
+    )
+    assert pushed.status_code == 201, pushed.text
+    found = client.get("/api/v1/plugins", params={"q": "你好"}).json()
+    assert [(p["namespace"], p["name"]) for p in found["items"]] == [("team", "hello")]
+    client.get(f"{repo}/manifests/0.1.0")
+    assert client.get("/api/v1/plugins/team/hello").json()["downloads"] == 1

@@ -89,21 +89,24 @@ def record_version(session: Session, record: VersionRecord) -> CatalogPlugin:
             CatalogVersion.plugin_id == plugin.id, CatalogVersion.tag == record.tag
         )
     )
+    changed = version is None or version.digest != record.digest
     if version is None:
         version = CatalogVersion(
             plugin_id=plugin.id, tag=record.tag, downloads=0, deprecated=False, yanked=False
         )
         session.add(version)
-    elif version.digest != record.digest:
+    elif changed:
         # The tag moved to new content: the old version's deprecation does not carry over.
         version.deprecated, version.deprecation_reason = False, None
         version.yanked, version.yank_reason = False, None
+    if record.created_at is not None:
+        version.created_at = record.created_at
+    elif changed:
+        version.created_at = utcnow()
     version.digest = record.digest
     version.media_type = record.media_type
     version.layout = record.layout
     version.size = record.size
-    if record.created_at is not None or version.created_at is None:
-        version.created_at = record.created_at or utcnow()
     version.display_name_en = record.display_name.en
     version.display_name_zh = record.display_name.zh
     version.description_en = record.description.en
