@@ -1,5 +1,7 @@
 """ABI detection and version differences, and the context lifecycle."""
 
+# ruff: noqa: E501 - WAT snippets read best one host call per line
+
 from __future__ import annotations
 
 import pytest
@@ -94,8 +96,8 @@ def test_lifecycle_order_and_deferred_done() -> None:
         "proxy_on_delete": log(5),
         "proxy_on_configure": "(drop (call $proxy_set_tick_period_milliseconds (i32.const 10)))"
                               "(i32.const 1)",
-        "proxy_on_tick": f"(drop (call $proxy_set_effective_context (i32.const 2)))"
-                         f"(call $rec (i32.const 0) (call $proxy_done))",
+        "proxy_on_tick": "(drop (call $proxy_set_effective_context (i32.const 2)))"
+                         "(call $rec (i32.const 0) (call $proxy_done))",
     }, data=data))
     result = plugin.http()
     assert [e.message for e in result.logs] == ["create", "reqh", "resph", "done"]

@@ -1,5 +1,7 @@
 """Header-map and buffer host functions through real modules."""
 
+
+
 from __future__ import annotations
 
 import struct
@@ -65,7 +67,7 @@ def test_header_pairs_get_set_and_size() -> None:
     result = plugin.http(upstream=UpstreamResponse(201, [("server", "up")]))
     status = results(plugin, 5)
     raw = read_returned(plugin, 10)
-    count, k1, v1 = struct.unpack_from("<3I", raw)
+    count, k1, _v1 = struct.unpack_from("<3I", raw)
     assert count == 2 and raw[4 + 8 * count : 4 + 8 * count + k1] == b":status"
     assert raw.endswith(b"server\x00up\x00")
     assert status[0] == Status.OK and status[2] == Status.OK

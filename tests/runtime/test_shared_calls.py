@@ -1,5 +1,7 @@
 """Shared data (CAS), shared queues, HTTP and gRPC callouts, foreign functions."""
 
+# ruff: noqa: E501 - WAT snippets read best one host call per line
+
 from __future__ import annotations
 
 from tests.runtime.wat import RESULTS, cstr, module, read_returned, results

@@ -1,5 +1,7 @@
 """Virtual clock and timers, metrics, properties, logging levels."""
 
+# ruff: noqa: E501 - WAT snippets read best one host call per line
+
 from __future__ import annotations
 
 import struct

@@ -1,5 +1,7 @@
 """WASI under both module names, and network (TCP) filters."""
 
+# ruff: noqa: E501 - WAT snippets read best one host call per line
+
 from __future__ import annotations
 
 import struct

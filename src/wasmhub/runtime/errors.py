@@ -26,7 +26,7 @@ class PluginStartError(InputError):
 
 
 class TestFileError(InputError):
-    pass
+    __test__ = False  # not a pytest test class
 
 
 class ModuleResolveError(InputError):

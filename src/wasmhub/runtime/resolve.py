@@ -45,7 +45,7 @@ def _default_registry_resolver() -> RegistryResolver:
         with client.RegistryClient(reference.registry) as registry:
             manifest = registry.get_manifest(reference.repository, reference.reference)
             plugin = unpack(manifest.payload,
-                            lambda digest: registry.get_blob(reference.repository, digest))
+                            lambda digest: registry.fetch_blob(reference.repository, digest))
         module: bytes = plugin.module
         return module
 
