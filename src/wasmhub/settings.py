@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="CIDRs that add-by-URL may fetch from although private or loopback.",
     )
+    fetch_max_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Largest download add-by-URL accepts (all blobs)."
+    )
+    fetch_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="Wall-clock limit for one add-by-URL download."
+    )
 
     @field_validator("log_level")
     @classmethod
