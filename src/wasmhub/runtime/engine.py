@@ -28,7 +28,7 @@ from wasmtime import _ffi as ffi
 
 from wasmhub.runtime.errors import GuestMemoryError, GuestTrap, HostTrap, ModuleLoadError
 
-TICK_SECONDS = 0.002
+TICK_SECONDS = 0.01
 _MASK32 = 0xFFFFFFFF
 
 _engines: list[wasmtime.Engine] = []

@@ -133,6 +133,9 @@ def functions(vm: PluginVM) -> dict[str, Callable[..., int]]:  # noqa: PLR0915 -
         log_level = _LEVELS.get(level)
         if log_level is None:
             return Status.BAD_ARGUMENT
+        if log_level < vm.config.log_level:  # dropped, as a proxy does (after the check)
+            mem.check(ptr, size)
+            return Status.OK
         message = mem.read(ptr, size).decode("utf-8", "replace")
         vm.log(log_level, message, vm.current.id, "proxy_log")
         return Status.OK
