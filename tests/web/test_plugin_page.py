@@ -28,7 +28,7 @@ def test_plugin_page_shows_everything(client: TestClient, seeded: CatalogService
     assert "<strong>one</strong>" in html  # README rendered
     assert "alert('readme')" not in html  # ... and sanitized by the service
     assert "1.0.0" in html and "0.9.0" in html
-    assert "sha256:001" in html  # digest column
+    assert '<code title="sha256:00100' in html  # digest column, full in the title
     assert "Deprecated" in html
     assert "ABI 0.2.1" in html and "✓ Istio" in html and "✓ Envoy Gateway" in html
     assert "wasi_snapshot_preview1" in html and "env.proxy_log" in html

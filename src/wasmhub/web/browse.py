@@ -179,7 +179,7 @@ async def search(request: Request) -> Response:
         "nav": "browse",
         "header_query": query.q,
     }
-    template = "_results.html" if is_htmx(request) and not request.headers.get(
+    template = "_search_update.html" if is_htmx(request) and not request.headers.get(
         "hx-history-restore-request") else "search.html"
     return page.render(template, context)
 

@@ -216,3 +216,17 @@
   document.addEventListener("DOMContentLoaded", function () { initTabs(document); });
   document.addEventListener("htmx:load", function (e) { initTabs(e.target); });
 })();
+
+// Search: leave empty filters and the default sort out of the request (and the pushed URL).
+document.addEventListener("htmx:configRequest", function (event) {
+  var elt = event.detail.elt;
+  if (!elt || elt.id !== "search-form") return;
+  var params = event.detail.parameters;
+  var drop = [];
+  var keys = params.keys ? Array.from(params.keys()) : Object.keys(params);
+  keys.forEach(function (key) {
+    var value = params.get ? params.get(key) : params[key];
+    if (value === "" || (key === "sort" && value === "relevance")) drop.push(key);
+  });
+  drop.forEach(function (key) { if (params.delete) params.delete(key); else delete params[key]; });
+});
