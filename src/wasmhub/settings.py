@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     fetch_timeout_seconds: float = Field(
         30.0, gt=0, le=600, description="Wall-clock limit for one add-by-URL download."
     )
+    fetch_ca_bundle: Path | None = Field(
+        None, description="PEM file of extra CAs add-by-URL trusts for https:// (private PKI)."
+    )
 
     @field_validator("log_level")
     @classmethod
