@@ -69,7 +69,7 @@ def test_build_c_example_from_build_yaml(tmp_path: Path) -> None:
     ],
 )
 def test_build_without_the_toolchain_names_it(tmp_path: Path, language: str, message: str) -> None:
-    project = tmp_path / "p"
+    project = tmp_path / "proj"
     assert run("init", str(project), "-l", language).exit_code == 0
     empty = tmp_path / "bin"
     empty.mkdir()

@@ -62,8 +62,8 @@ def test_init_writes_the_language_project(tmp_path: Path, language: str) -> None
 def test_init_pins_the_assemblyscript_toolchain(tmp_path: Path) -> None:
     import json
 
-    assert run("init", str(tmp_path / "p"), "-l", "assemblyscript").exit_code == 0
-    package = json.loads((tmp_path / "p" / "package.json").read_text())
+    assert run("init", str(tmp_path / "proj"), "-l", "assemblyscript").exit_code == 0
+    package = json.loads((tmp_path / "proj" / "package.json").read_text())
     assert package["devDependencies"] == {"assemblyscript": "0.17.14"}
     assert package["dependencies"] == {"@solo-io/proxy-runtime": "0.1.8"}
 

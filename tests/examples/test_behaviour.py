@@ -121,3 +121,20 @@ def test_c_sample_sets_configured_headers(built_examples: dict[str, BuildResult]
     upstream = _headers(result.upstream_request.headers)
     assert upstream["x-from-c"] == "yes" and "x-c-filter-debug" not in upstream
     assert _headers(result.headers)["x-from-c"] == "yes"
+
+
+@pytest.mark.parametrize("name", ["add-header", "auth-tenant", "rate-limit", "data-mask",
+                                  "c-add-header"])
+def test_sample_tests_yaml_passes_in_the_harness(
+    built_examples: dict[str, BuildResult], name: str
+) -> None:
+    from tests.examples.conftest import EXAMPLES
+    from wasmhub.runtime.harness import Harness
+
+    harness = Harness.from_file(EXAMPLES / name / "tests.yaml", module=built_examples[name].output)
+    suite = harness.run()
+    problems = [f"{case.name}: {case.error or ''} "
+                + "; ".join(m.render() for m in case.mismatches)
+                for case in suite.cases if not case.passed]
+    assert suite.passed, suite.error or "\n".join(problems)
+    assert len(suite.cases) >= 2
