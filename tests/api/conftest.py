@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
+from tests.catalog.wasm_server import web
 from wasmhub.app import create_app
 from wasmhub.catalog.service import CatalogService
 from wasmhub.hub import Hub
@@ -23,3 +24,6 @@ def client(settings: Settings) -> Iterator[TestClient]:
 def catalog(client: TestClient) -> CatalogService:
     hub: Hub = client.app.state.hub  # type: ignore[attr-defined]
     return CatalogService(hub)
+
+
+__all__ = ["catalog", "client", "web"]

@@ -207,7 +207,7 @@ class Registration:
 
     url: str
     display_name: Localized
-    description: Localized
+    description: Localized = Localized()
     namespace: str = "library"
     name: str | None = None
     tag: str | None = None
