@@ -110,7 +110,10 @@ def test_aborted_chunk_keeps_earlier_chunks(store: BlobStore) -> None:
     store.delete(info.digest)
 
 
-def test_busy_session_refuses_second_writer(store: BlobStore) -> None:
+def test_busy_session_refuses_second_writer(
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("wasmhub.storage.filesystem.LOCK_WAIT_SECONDS", 0.05)
     session = store.create_upload()
     writer = store.append_upload(session.upload_id)
     with pytest.raises(BlobUploadInvalid):

@@ -21,6 +21,8 @@ from wasmhub.registry.base import empty, endpoint, error_response, in_thread, pa
 from wasmhub.registry.service import RegistryService
 
 READ_SLICE = 1024 * 1024
+STREAM_SLICE = 4 * 1024 * 1024
+WHOLE_READ_LIMIT = 16 * 1024 * 1024
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -68,7 +70,7 @@ def _load(service: RegistryService, repository: str, digest: str, range_header: 
     if not read_body:
         return _Loaded(info.size, start, length, wanted is not None, None, None)
     handle = service.storage.open(digest, start)
-    if length <= READ_SLICE:
+    if length <= WHOLE_READ_LIMIT:
         with handle:
             data = handle.read(length)
         if len(data) != length:
@@ -93,7 +95,7 @@ class _StreamedBlob(Response):
                         "headers": self.raw_headers})
             remaining = self.length
             while remaining > 0:
-                chunk = await in_thread(self.handle.read, min(READ_SLICE, remaining))
+                chunk = await in_thread(self.handle.read, min(STREAM_SLICE, remaining))
                 if not chunk:
                     break  # truncated on disk; the client sees a short body
                 remaining -= len(chunk)

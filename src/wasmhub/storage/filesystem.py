@@ -42,6 +42,21 @@ from wasmhub.storage.base import BlobInfo, UploadInfo
 READ_CHUNK = 1024 * 1024
 _UPLOAD_ID_RE = re.compile(r"^[a-f0-9]{32}$")
 _HASH_CACHE_LIMIT = 4096
+LOCK_WAIT_SECONDS = 5.0
+
+
+def _lock_within(fd: int, seconds: float) -> bool:
+    """Take the exclusive lock, waiting a little: a client retrying right after a dropped
+    connection races the server's cleanup of the dropped request."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -77,9 +92,7 @@ class _FileWriter:
             self._fd = os.open(self._dir / "data", os.O_RDWR | os.O_APPEND)
         except FileNotFoundError:
             raise BlobUploadUnknown(detail={"upload": upload_id}) from None
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _lock_within(self._fd, LOCK_WAIT_SECONDS):
             os.close(self._fd)
             raise BlobUploadInvalid(
                 "the upload is receiving another chunk; retry when it finishes",
