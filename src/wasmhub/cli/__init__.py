@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "wasmhub.cli.artifacts",
     "wasmhub.cli.build",
     "wasmhub.cli.runtime",
+    "wasmhub.cli.catalog",
 )
 
 for _name in COMMAND_MODULES:
