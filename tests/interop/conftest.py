@@ -9,12 +9,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from tests.support.servers import RunningServer, running_distribution, running_wasmhub
 
+POSTGRES_ADMIN_URL = os.environ.get(
+    "WASMHUB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 REGISTRY_KINDS = ["distribution", "wasmhub-sqlite", "wasmhub-postgresql"]
 
 
@@ -27,20 +32,30 @@ def _selected_kinds() -> list[str]:
             if not k.startswith("wasmhub-") or k.removeprefix("wasmhub-") in chosen]
 
 
-def _empty_postgres(url: str) -> None:
-    """Remove every row wasmhub wrote, so the next server starts from an empty hub."""
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-                     "AND tablename <> 'alembic_version'")
-            )
-        ]
-        if tables:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
-    engine.dispose()
+@contextmanager
+def private_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one server (``serve`` migrates it), dropped
+    afterwards. Private so that a long-lived interop server never shares rows with the
+    per-test databases other tests (and ``fsck``) look at."""
+    admin_url = make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+psycopg")
+    name = f"wasmhub_interop_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # environment problem: say it plainly
+        admin.dispose()
+        pytest.fail(f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable: {exc}")
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = :name AND pid <> pg_backend_pid()"
+            ), {"name": name})
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session", params=_selected_kinds())
@@ -56,13 +71,8 @@ def registry_server(
         with running_wasmhub(root / "data", f"sqlite:///{root / 'wasmhub.db'}") as server:
             yield server
     else:
-        url: str = request.getfixturevalue("postgres_database")
-        _empty_postgres(url)
-        try:
-            with running_wasmhub(root / "data", url) as server:
-                yield server
-        finally:
-            _empty_postgres(url)
+        with private_postgres_database() as url, running_wasmhub(root / "data", url) as server:
+            yield server
 
 
 @pytest.fixture
