@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wasmhub.errors import ConfigError
 
+SQLITE_POOL_SIZE = 48
+
 
 def _normalise_url(url: str) -> str:
     parsed = make_url(url)
@@ -48,6 +50,10 @@ class Database:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            # Request handlers run in anyio's thread pool (40 threads); a smaller pool
+            # makes most requests open a fresh connection and re-run the pragmas
+            # (about 30% of a manifest GET, measured with bench/registry.py --profile).
+            kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: Engine = create_engine(self.url, **kwargs)
