@@ -14,7 +14,6 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from wasmhub import __version__
 from wasmhub.api import create_api
-from wasmhub.catalog.indexer import attach_indexer
 from wasmhub.hub import Hub
 from wasmhub.registry.routes import registry_mount
 from wasmhub.settings import Settings, load_settings
@@ -32,7 +31,6 @@ def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
     routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
     routes.append(registry_mount(hub))
     routes.append(Mount("/api", app=create_api(hub)))
-    attach_indexer(hub)  # the catalog follows registry pushes, deletes and pulls
     routes.append(Mount("/", app=create_web_app(hub)))  # last: the UI takes what is left
     opened = hub
 

@@ -27,8 +27,32 @@ class Hub:
 
     @classmethod
     def open(cls, settings: Settings) -> Hub:
+        """A hub with its standing event subscribers, as servers and commands use it."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return cls(settings=settings, database=Database(settings.effective_database_url))
+        hub = cls(settings=settings, database=Database(settings.effective_database_url))
+        hub._subscribe_standing_handlers()
+        return hub
+
+    def _subscribe_standing_handlers(self) -> None:
+        """Wire the parts that follow the registry, in one place for every entry point.
+
+        Whatever pushes (the /v2/ API, ``seed``, add-by-URL imports) goes through the
+        same bus, so a broken plugin image is refused (veto, before commit) and the
+        catalog follows every push, delete and pull.
+        """
+        # Imported here: those packages import Hub for their own type hints.
+        from wasmhub.catalog.indexer import CatalogIndexer
+        from wasmhub.registry.service import RegistryService
+        from wasmhub.wasm.registry_hook import make_plugin_validator
+
+        registry = RegistryService(self)
+
+        def fetch_blob(repository: str, digest: str) -> bytes:
+            with registry.open_blob(repository, digest) as stream:
+                return stream.read()
+
+        self.events.subscribe(make_plugin_validator(fetch_blob), veto=True)
+        self.events.subscribe(CatalogIndexer(self))
 
     def close(self) -> None:
         self.database.dispose()

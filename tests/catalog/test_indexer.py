@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.catalog.publish import packed_plugin, push
-from wasmhub.catalog.indexer import CatalogIndexer, attach_indexer
+from wasmhub.catalog.indexer import CatalogIndexer
 from wasmhub.catalog.service import CatalogService
 from wasmhub.catalog.types import SearchQuery
 from wasmhub.errors import NotFoundError
@@ -18,8 +18,7 @@ from wasmhub.wasm import ImageLayout
 
 @pytest.fixture
 def catalog(hub: Hub) -> CatalogService:
-    attach_indexer(hub)
-    assert attach_indexer(hub) is attach_indexer(hub)  # subscribed once
+    # Hub.open subscribes the indexer: pushes below reach the catalog with no wiring here.
     return CatalogService(hub)
 
 
@@ -94,7 +93,9 @@ def test_downloads_tags_and_deletes(hub: Hub, catalog: CatalogService) -> None:
 
 
 def test_reindex_rebuilds_from_blobs_and_keeps_user_state(hub: Hub) -> None:
-    # Push with no indexer attached: the catalog knows nothing yet.
+    # A Hub built directly (not Hub.open) has no standing subscribers: pushes through
+    # it leave the catalog as it was, like a database restored from an old backup.
+    hub = Hub(settings=hub.settings, database=hub.database)
     push(hub, "acme/aa", "1.0.0", packed_plugin("aa", en="Alpha"))
     push(hub, "acme/bb", "2.0.0", packed_plugin("bb", "2.0.0", en="Beta"))
     catalog = CatalogService(hub)

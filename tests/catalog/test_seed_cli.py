@@ -35,9 +35,6 @@ def make_samples(root: Path) -> Path:
 
 
 def test_seed_publishes_built_samples_and_names_the_rest(hub: Hub, tmp_path: Path) -> None:
-    from wasmhub.catalog.indexer import attach_indexer
-
-    attach_indexer(hub)
     report = seed_samples(hub, make_samples(tmp_path / "examples"))
     assert [(r, t) for r, t, _ in report.published] == [("library/greeter", "0.3.0")]
     assert report.unbuilt == ["unbuilt"]

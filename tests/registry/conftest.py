@@ -38,13 +38,17 @@ class Registry:
 
     def image(self, repo: str, layer: bytes = b"wasm-module", *,
               config: bytes = b"{}", **extra: Any) -> bytes:
-        """Push config and layer blobs; return an OCI manifest referencing them."""
+        """Push config and layer blobs; return an OCI manifest referencing them.
+
+        Generic image media types: these tests are about the registry, and a Wasm
+        media type would (rightly) make the plugin validator inspect the layer bytes.
+        """
         doc: dict[str, Any] = {
             "schemaVersion": 2,
             "mediaType": MediaType.OCI_MANIFEST.value,
-            "config": {"mediaType": MediaType.WASM_CONFIG.value,
+            "config": {"mediaType": MediaType.OCI_CONFIG.value,
                        "digest": self.push_blob(repo, config), "size": len(config)},
-            "layers": [{"mediaType": MediaType.WASM_CONTENT.value,
+            "layers": [{"mediaType": MediaType.OCI_LAYER.value,
                         "digest": self.push_blob(repo, layer), "size": len(layer)}],
         }
         doc.update(extra)

@@ -89,7 +89,7 @@ def test_referrers(registry: Registry) -> None:
         "artifactType": "application/vnd.example.sig", "annotations": {"org.example": "yes"},
     }
     # Without artifactType the config media type stands in (OCI 1.1).
-    assert by_digest[digest_of(sbom)]["artifactType"] == MediaType.WASM_CONFIG
+    assert by_digest[digest_of(sbom)]["artifactType"] == MediaType.OCI_CONFIG
     assert "OCI-Filters-Applied" not in r.headers
 
     r = registry.client.get(f"/v2/art/referrers/{subject_digest}",

@@ -1,7 +1,7 @@
 """Keeps the catalog in step with the registry: event subscriber and full reindex.
 
-``attach_indexer(hub)`` subscribes a :class:`CatalogIndexer` to ``hub.events`` once per
-event bus (``create_app`` and the CLI call it):
+``Hub.open`` subscribes one :class:`CatalogIndexer` to ``hub.events``, so every entry
+point (server, CLI) keeps the catalog current:
 
 - ``ManifestPushed`` with a tag: the manifest is analysed by
   ``wasmhub.wasm.analyse_manifest`` (layout, module report, plugin.yaml, README, icon,
@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import json
 import logging
-import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from wasmhub.catalog.service import CatalogService
 from wasmhub.catalog.types import Localized, VersionRecord
 from wasmhub.errors import WasmhubError
-from wasmhub.events import Event, EventBus, ManifestDeleted, ManifestFetched, ManifestPushed
+from wasmhub.events import Event, ManifestDeleted, ManifestFetched, ManifestPushed
 
 if TYPE_CHECKING:
     from wasmhub.hub import Hub
@@ -39,7 +38,6 @@ log = logging.getLogger(__name__)
 
 MAX_ICON_BYTES = 512 * 1024
 MAX_README_CHARS = 200_000
-_attached: dict[int, tuple[weakref.ref[EventBus], CatalogIndexer]] = {}
 
 
 @dataclass
@@ -207,17 +205,3 @@ class CatalogIndexer:
                 self.catalog.remove_versions(repository, tags=gone)
                 report.removed += len(gone)
         return report
-
-
-def attach_indexer(hub: Hub) -> CatalogIndexer:
-    """Subscribe the catalog indexer to ``hub.events`` (once per event bus)."""
-    for stale in [k for k, (ref, _) in _attached.items() if ref() is None]:
-        del _attached[stale]
-    key = id(hub.events)
-    existing = _attached.get(key)
-    if existing is not None and existing[0]() is hub.events:
-        return existing[1]
-    indexer = CatalogIndexer(hub)
-    hub.events.subscribe(indexer)
-    _attached[key] = (weakref.ref(hub.events), indexer)
-    return indexer

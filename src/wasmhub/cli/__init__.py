@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from wasmhub.cli.console import fail
+from wasmhub.cli.console import err
 from wasmhub.errors import ConfigError, WasmhubError
 
 app = typer.Typer(
@@ -36,13 +36,19 @@ for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)
 
 
+def _exit_with(message: str, code: int) -> None:
+    # Outside any Typer context here, so print and exit instead of raising typer.Exit.
+    err.print(f"[bold red]error:[/] {message}", markup=True)
+    sys.exit(code)
+
+
 def main() -> None:
+    """Entry point of the ``wasmhub`` executable: domain errors become one line + exit code."""
     try:
         app()
     except ConfigError as exc:
-        fail(exc.message, code=2)
+        _exit_with(exc.message, 2)
     except WasmhubError as exc:
-        fail(exc.message, code=1)
+        _exit_with(exc.message, 1)
     except KeyboardInterrupt:
-        fail("interrupted", code=130)
-    sys.exit(0)
+        _exit_with("interrupted", 130)

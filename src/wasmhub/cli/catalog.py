@@ -17,12 +17,10 @@ catalog_app = typer.Typer(help="The plugin catalog (search index).", no_args_is_
 
 
 def _open_hub(config: Path | None) -> Hub:
-    from wasmhub.catalog.indexer import attach_indexer
     from wasmhub.db.migrate import upgrade
 
     hub = Hub.open(settings_from_cli(config))
     upgrade(hub.database)
-    attach_indexer(hub)
     return hub
 
 
