@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 from pathlib import Path
 
-from tests.support.servers import wasmhub_command
+import httpx
+
+from tests.support.servers import running_wasmhub, wasmhub_command
 
 
 def run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*wasmhub_command(), *args], capture_output=True, text=True, timeout=120,
+        [*wasmhub_command(), *args], check=False, capture_output=True, text=True,
+        timeout=120,
         env={**os.environ, "WASMHUB_DATA_DIR": str(tmp_path), **env},
     )
 
@@ -29,3 +34,26 @@ def test_db_upgrade_then_config_check_succeed(tmp_path: Path) -> None:
     assert upgraded.returncode == 0, upgraded.stderr
     assert "0002_catalog" in upgraded.stdout
     assert (tmp_path / "wasmhub.db").exists()
+
+
+def test_serve_on_an_empty_hub_offers_seed_and_stops_offering_once_used(tmp_path: Path) -> None:
+    config = b"{}"
+    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": config_digest, "size": len(config)},
+        "layers": [],
+    }).encode()
+    with running_wasmhub(tmp_path / "hub") as server:
+        assert "wasmhub seed" in server.log()
+        r = httpx.post(f"{server.url}/v2/first/repo/blobs/uploads/",
+                       params={"digest": config_digest}, content=config)
+        assert r.status_code == 201, r.text
+        r = httpx.put(f"{server.url}/v2/first/repo/manifests/v1", content=manifest,
+                      headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        assert r.status_code == 201, r.text
+    # Each start logs to its own file (its own port): the second start says nothing.
+    with running_wasmhub(tmp_path / "hub") as server:
+        assert "wasmhub serving on" in server.log()
+        assert "wasmhub seed" not in server.log()

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from wasmhub.cli.console import err, fail, out
+from wasmhub.db.engine import Database
 from wasmhub.errors import ConfigError
 from wasmhub.settings import DEFAULT_PORT, Settings, load_settings
 
@@ -45,7 +46,6 @@ def serve(
     import uvicorn
 
     from wasmhub.app import SETTINGS_ENV
-    from wasmhub.db.engine import Database
     from wasmhub.db.migrate import upgrade
 
     settings = settings_from_cli(
@@ -58,6 +58,11 @@ def serve(
         upgrade(database)
     finally:
         database.dispose()
+    if _hub_is_empty(settings):
+        err.print(
+            "The hub is empty. To see a living catalog, publish the sample plugins: "
+            "[bold]wasmhub seed[/] (see README, 'Sample plugins')."
+        )
     os.environ[SETTINGS_ENV] = json.dumps(settings.model_dump(mode="json"))
     err.print(
         f"wasmhub serving on http://{settings.host}:{settings.port} "
@@ -74,6 +79,18 @@ def serve(
         http="httptools",
         loop="uvloop",
     )
+
+
+def _hub_is_empty(settings: Settings) -> bool:
+    """True when the registry holds no repository at all (a first start)."""
+    from wasmhub.hub import Hub
+    from wasmhub.registry.service import RegistryService
+
+    hub = Hub(settings=settings, database=Database(settings.effective_database_url))
+    try:
+        return not RegistryService(hub).repositories_page(n=1).items
+    finally:
+        hub.close()
 
 
 config_app = typer.Typer(help="Inspect and validate settings.", no_args_is_help=True)
@@ -102,7 +119,6 @@ db_app = typer.Typer(help="Metadata database maintenance.", no_args_is_help=True
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOpt = None) -> None:
     """Apply pending schema migrations (serve does this on start)."""
-    from wasmhub.db.engine import Database
     from wasmhub.db.migrate import current_revision, upgrade
 
     settings = settings_from_cli(config)
