@@ -46,15 +46,12 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL; default sqlite:///<data_dir>/wasmhub.db."
     )
     public_url: str | None = Field(
-        None, description="External base URL, used in Location headers and snippets."
+        None, description="External base URL shown in pull commands and install snippets."
     )
     storage: StorageBackend = Field(StorageBackend.FILESYSTEM, description="Blob storage driver.")
     workers: int = Field(1, ge=1, le=64, description="Server worker processes.")
     log_level: str = Field("info", description="debug, info, warning or error.")
     max_manifest_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest manifest.")
-    secret_key: str | None = Field(
-        None, description="Signs tokens and sessions; generated into data_dir when unset."
-    )
     fetch_allow_private: list[str] = Field(
         default_factory=list,
         description="CIDRs that add-by-URL may fetch from although private or loopback.",
