@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.catalog.distribution import push_image
 from tests.catalog.publish import packed_plugin
 from tests.catalog.wasm_server import LIMIT
 from tests.support.servers import running_distribution
@@ -114,27 +114,11 @@ def test_bad_input(hub: Hub) -> None:
     assert_nothing_stored(hub)
 
 
-def _push_to_distribution(base: str, repository: str, tag: str) -> None:
-    image = packed_plugin("hello", "1.0.0", en="Hello from CNCF", zh="来自 CNCF",
-                          readme="# Hello\n\nImported.")
-    with httpx.Client(base_url=base) as http:
-        for blob in image.blobs():
-            start = http.post(f"/v2/{repository}/blobs/uploads/")
-            assert start.status_code == 202, start.text
-            location = start.headers["location"]
-            sep = "&" if "?" in location else "?"
-            done = http.put(f"{location}{sep}digest={blob.digest}", content=blob.data,
-                            headers={"Content-Type": "application/octet-stream"})
-            assert done.status_code == 201, done.text
-        put = http.put(f"/v2/{repository}/manifests/{tag}", content=image.manifest,
-                       headers={"Content-Type": image.manifest_media_type})
-        assert put.status_code == 201, put.text
-
-
 @pytest.mark.interop
 def test_oci_import_from_cncf_distribution(hub: Hub, tmp_path: Path) -> None:
     with running_distribution(tmp_path / "distribution") as dist:
-        _push_to_distribution(dist.url, "team/hello", "1.0.0")
+        push_image(dist.url, "team/hello", "1.0.0", packed_plugin(
+            "hello", "1.0.0", en="Hello from CNCF", zh="来自 CNCF", readme="# Hello\n\nImported."))
         catalog = CatalogService(hub)
         detail = catalog.add_by_url(registration(f"oci://{dist.host}/team/hello:1.0.0",
                                                  namespace="imported", name="hello"))

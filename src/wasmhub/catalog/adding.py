@@ -88,12 +88,16 @@ def _verify(digest: str, data: bytes) -> None:
 class OciPuller:
     """Just enough of the distribution API to pull one image through a SafeFetcher."""
 
-    def __init__(self, fetcher: SafeFetcher, registry: str, repository: str) -> None:
+    def __init__(
+        self, fetcher: SafeFetcher, registry: str, repository: str, *, scheme: str | None = None
+    ) -> None:
+        """``scheme``: ``http`` or ``https``; by default http for loopback hosts only."""
         from wasmhub.client.reference import is_loopback_host
 
         self.fetcher = fetcher
         self.repository = repository
-        scheme = "http" if is_loopback_host(registry) else "https"
+        if scheme is None:
+            scheme = "http" if is_loopback_host(registry) else "https"
         self.base = f"{scheme}://{registry}/v2/{repository}"
         self.token: str | None = None
 
@@ -258,6 +262,7 @@ def add_plugin_by_url(
         allow_private=list(settings.fetch_allow_private),
         max_bytes=settings.fetch_max_bytes,
         timeout=settings.fetch_timeout_seconds,
+        ca_bundle=settings.fetch_ca_bundle,
     ) as fetcher:
         if ref is not None:
             image = OciPuller(fetcher, ref.registry, ref.repository).pull(ref.reference)

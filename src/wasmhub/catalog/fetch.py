@@ -8,7 +8,10 @@ name), so DNS rebinding cannot swap it afterwards. Redirects are followed by han
 most :data:`MAX_REDIRECTS`, and every hop is checked the same way; credentials are
 dropped when a redirect leaves the original host. Bodies stream into memory up to a
 byte budget shared by all downloads of one import, and one wall-clock deadline covers
-the whole import (``settings.fetch_timeout_seconds``).
+the whole import (``settings.fetch_timeout_seconds``). TLS is verified against the
+system CAs, certifi's bundle (httpx's default) and, when set, ``settings.fetch_ca_bundle``
+(a PEM file of extra CAs for private PKI); this covers https:// downloads and oci://
+registries reached over TLS alike, since both go through the same client.
 
 Errors: :class:`UnsafeURLError` / :class:`ContentTooLargeError` (InputError, 400),
 :class:`RemoteError` (UpstreamError, 502), :class:`FetchTimeoutError` (504).
@@ -18,14 +21,16 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from wasmhub.errors import InputError, UpstreamError
+from wasmhub.errors import ConfigError, InputError, UpstreamError
 
 MAX_REDIRECTS = 5
 REDIRECT_CODES = {301, 302, 303, 307, 308}
@@ -75,11 +80,35 @@ def is_public(ip: IPAddress) -> bool:
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
 
 
+def tls_context(ca_bundle: Path | None) -> ssl.SSLContext | bool:
+    """The ``verify`` for httpx: the default trust, plus ``ca_bundle``'s CAs when given.
+
+    Extra CAs add to the trust store, never replace it: the system CAs and certifi's
+    bundle (what httpx trusts by default) stay trusted so public registries still work.
+    """
+    if ca_bundle is None:
+        return True
+    import certifi
+
+    context = ssl.create_default_context()  # system CAs, hostname checks, CERT_REQUIRED
+    context.load_verify_locations(cafile=certifi.where())
+    try:
+        context.load_verify_locations(cafile=str(ca_bundle))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"fetch_ca_bundle {ca_bundle} does not exist") from exc
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"fetch_ca_bundle {ca_bundle} is not a readable PEM file of CA certificates: {exc}"
+        ) from exc
+    return context
+
+
 class SafeFetcher:
     """Downloads for one import: shared byte budget and deadline; reuse per import only."""
 
     def __init__(
-        self, *, allow_private: list[str], max_bytes: int, timeout: float
+        self, *, allow_private: list[str], max_bytes: int, timeout: float,
+        ca_bundle: Path | None = None,
     ) -> None:
         self.allowed = parse_networks(allow_private)
         self.max_bytes = max_bytes
@@ -87,7 +116,9 @@ class SafeFetcher:
         self.deadline = time.monotonic() + timeout
         self.timeout = timeout
         # trust_env=False: no proxy from the environment may route around the checks.
-        self.client = httpx.Client(trust_env=False, follow_redirects=False)
+        self.client = httpx.Client(
+            trust_env=False, follow_redirects=False, verify=tls_context(ca_bundle)
+        )
 
     def close(self) -> None:
         self.client.close()
