@@ -72,16 +72,24 @@ export function hasHeader(map: HeaderMapTypeValues, name: string): bool {
 }
 
 export function removeHeader(map: HeaderMapTypeValues, name: string): void {
-  const key = String.UTF8.encode(name);
-  imports.proxy_remove_header_map_value(map, changetype<usize>(key), key.byteLength);
+  removeHeaderBytes(map, String.UTF8.encode(name));
 }
 
-// Sets a header to exactly one value (removing earlier values).
+// Sets a header to exactly one value: proxy_replace_header_map_value replaces the first
+// value and drops the others, or adds the header when absent (one host call).
 export function setHeader(map: HeaderMapTypeValues, name: string, value: string): void {
-  removeHeader(map, name);
-  const key = String.UTF8.encode(name);
-  const val = String.UTF8.encode(value);
-  imports.proxy_add_header_map_value(map, changetype<usize>(key), key.byteLength, changetype<usize>(val), val.byteLength);
+  setHeaderBytes(map, String.UTF8.encode(name), String.UTF8.encode(value));
+}
+
+// The same with names and values already UTF-8 encoded (e.g. once, at configuration time),
+// so a filter that edits the same headers on every request does not re-encode them.
+export function removeHeaderBytes(map: HeaderMapTypeValues, name: ArrayBuffer): void {
+  imports.proxy_remove_header_map_value(map, changetype<usize>(name), name.byteLength);
+}
+
+export function setHeaderBytes(map: HeaderMapTypeValues, name: ArrayBuffer, value: ArrayBuffer): void {
+  imports.proxy_replace_header_map_value(map, changetype<usize>(name), name.byteLength,
+    changetype<usize>(value), value.byteLength);
 }
 
 // Sends a local reply; `headers` is a flat list [name, value, name, value, ...].

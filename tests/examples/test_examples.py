@@ -25,7 +25,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "add-header": {
         "abi": "0.2.0",
         "callbacks": HTTP_BASE | {"proxy_on_response_headers"},
-        "imports": {"proxy_add_header_map_value", "proxy_remove_header_map_value",
+        "imports": {"proxy_replace_header_map_value", "proxy_remove_header_map_value",
                     "proxy_get_buffer_bytes"},
     },
     "auth-tenant": {

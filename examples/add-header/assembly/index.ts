@@ -5,41 +5,43 @@
 //    "response_headers_to_add": {"x-powered-by": "wasmhub"}, "response_headers_to_remove": ["server"]}
 // "to_add" entries replace any existing value; removals run before additions.
 
-export * from "@solo-io/proxy-runtime/proxy";
+export * from "../../common/exports";
 import {
-  RootContext, Context, registerRootContext, FilterHeadersStatusValues, log, LogLevelValues,
+  RootContext, Context, FilterHeadersStatusValues, log, LogLevelValues,
 } from "@solo-io/proxy-runtime";
 import { HeaderMapTypeValues } from "@solo-io/proxy-runtime/runtime";
 import { JsonParser, JsonValue } from "../../common/json";
-import { readPluginConfig, removeHeader, setHeader } from "../../common/host";
+import { readPluginConfig, removeHeaderBytes, setHeaderBytes } from "../../common/host";
+import { Filter, registerRoot } from "../../common/proxy";
 
+// Header names and values are UTF-8 encoded once, when the configuration is loaded.
 class HeaderEdits {
-  set: Array<string> = new Array<string>(); // flat [name, value, ...]
-  remove: Array<string> = new Array<string>();
+  set: Array<ArrayBuffer> = new Array<ArrayBuffer>(); // flat [name, value, ...]
+  remove: Array<ArrayBuffer> = new Array<ArrayBuffer>();
 
   load(add: JsonValue, remove: JsonValue): bool {
-    this.set = new Array<string>();
-    this.remove = new Array<string>();
+    this.set = new Array<ArrayBuffer>();
+    this.remove = new Array<ArrayBuffer>();
     if (add.isObject()) {
       for (let i = 0; i < add.keys.length; i++) {
         const v = add.get(add.keys[i]);
         if (!v.isString()) return false;
-        this.set.push(add.keys[i].toLowerCase());
-        this.set.push(v.stringValue);
+        this.set.push(String.UTF8.encode(add.keys[i].toLowerCase()));
+        this.set.push(String.UTF8.encode(v.stringValue));
       }
     }
     if (remove.isArray()) {
       for (let i = 0; i < remove.items.length; i++) {
         if (!remove.items[i].isString()) return false;
-        this.remove.push(remove.items[i].stringValue.toLowerCase());
+        this.remove.push(String.UTF8.encode(remove.items[i].stringValue.toLowerCase()));
       }
     }
     return true;
   }
 
   apply(map: HeaderMapTypeValues): void {
-    for (let i = 0; i < this.remove.length; i++) removeHeader(map, this.remove[i]);
-    for (let i = 0; i + 1 < this.set.length; i += 2) setHeader(map, this.set[i], this.set[i + 1]);
+    for (let i = 0; i < this.remove.length; i++) removeHeaderBytes(map, this.remove[i]);
+    for (let i = 0; i + 1 < this.set.length; i += 2) setHeaderBytes(map, this.set[i], this.set[i + 1]);
   }
 }
 
@@ -70,7 +72,7 @@ class AddHeaderRoot extends RootContext {
   }
 }
 
-class AddHeader extends Context {
+class AddHeader extends Filter {
   constructor(context_id: u32, root_context: AddHeaderRoot) {
     super(context_id, root_context);
   }
@@ -91,5 +93,5 @@ function newRoot(context_id: u32): RootContext {
 }
 
 // Registered under its root_id and under "" so it also runs when no root_id is configured.
-registerRootContext(newRoot, "add_header");
-registerRootContext(newRoot, "");
+registerRoot(newRoot, "add_header");
+registerRoot(newRoot, "");

@@ -9,9 +9,10 @@
 // key is stripped and the tenant and plan are forwarded upstream (any client-sent values are
 // overwritten, so tenants cannot be spoofed).
 
-export * from "@solo-io/proxy-runtime/proxy";
+export * from "../../common/exports";
+import { Filter, registerRoot } from "../../common/proxy";
 import {
-  RootContext, Context, registerRootContext, FilterHeadersStatusValues, log, LogLevelValues, Counter,
+  RootContext, Context, FilterHeadersStatusValues, log, LogLevelValues, Counter,
 } from "@solo-io/proxy-runtime";
 import { HeaderMapTypeValues } from "@solo-io/proxy-runtime/runtime";
 import { JsonParser } from "../../common/json";
@@ -73,7 +74,7 @@ class AuthRoot extends RootContext {
   }
 }
 
-class AuthTenant extends Context {
+class AuthTenant extends Filter {
   constructor(context_id: u32, root_context: AuthRoot) {
     super(context_id, root_context);
   }
@@ -110,5 +111,5 @@ function newRoot(context_id: u32): RootContext {
   return new AuthRoot(context_id);
 }
 
-registerRootContext(newRoot, "auth_tenant");
-registerRootContext(newRoot, "");
+registerRoot(newRoot, "auth_tenant");
+registerRoot(newRoot, "");

@@ -9,9 +9,10 @@
 // The body is buffered until end of stream, then rewritten in place. Masking replaces one
 // ASCII character by one, so the length (and Content-Length) is unchanged.
 
-export * from "@solo-io/proxy-runtime/proxy";
+export * from "../../common/exports";
+import { Filter, registerRoot } from "../../common/proxy";
 import {
-  RootContext, Context, registerRootContext, FilterHeadersStatusValues, FilterDataStatusValues,
+  RootContext, Context, FilterHeadersStatusValues, FilterDataStatusValues,
   log, LogLevelValues, Counter,
 } from "@solo-io/proxy-runtime";
 import { HeaderMapTypeValues, BufferTypeValues } from "@solo-io/proxy-runtime/runtime";
@@ -116,7 +117,7 @@ function maskEmails(body: Uint8Array, mask: u8): i32 {
   return found;
 }
 
-class DataMask extends Context {
+class DataMask extends Filter {
   inspect: bool = false;
 
   constructor(context_id: u32, root_context: MaskRoot) {
@@ -156,5 +157,5 @@ function newRoot(context_id: u32): RootContext {
   return new MaskRoot(context_id);
 }
 
-registerRootContext(newRoot, "data_mask");
-registerRootContext(newRoot, "");
+registerRoot(newRoot, "data_mask");
+registerRoot(newRoot, "");

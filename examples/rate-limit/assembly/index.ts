@@ -13,9 +13,10 @@
 // Over the limit: 429 local reply. Every response carries x-rate-limit-limit,
 // x-rate-limit-remaining and x-rate-limit-reset (seconds until the window resets).
 
-export * from "@solo-io/proxy-runtime/proxy";
+export * from "../../common/exports";
+import { Filter, registerRoot } from "../../common/proxy";
 import {
-  RootContext, Context, registerRootContext, FilterHeadersStatusValues, log, LogLevelValues, Counter,
+  RootContext, Context, FilterHeadersStatusValues, log, LogLevelValues, Counter,
 } from "@solo-io/proxy-runtime";
 import { HeaderMapTypeValues, WasmResultValues, set_tick_period_milliseconds } from "@solo-io/proxy-runtime/runtime";
 import { JsonParser } from "../../common/json";
@@ -104,7 +105,7 @@ class RateLimitRoot extends RootContext {
   }
 }
 
-class RateLimit extends Context {
+class RateLimit extends Filter {
   limit: u32 = 0;
   remaining: u32 = 0;
   resetSeconds: u64 = 0;
@@ -190,5 +191,5 @@ function newRoot(context_id: u32): RootContext {
   return new RateLimitRoot(context_id);
 }
 
-registerRootContext(newRoot, "rate_limit");
-registerRootContext(newRoot, "");
+registerRoot(newRoot, "rate_limit");
+registerRoot(newRoot, "");
