@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+
+import yaml
 from starlette.testclient import TestClient
 
 USER = {"X-Wasmhub-User": "ann"}
@@ -44,3 +47,33 @@ def test_add_by_url_refusals(client: TestClient, web: str) -> None:
     assert client.post("/api/v1/plugins", content=b"{", headers={
         **USER, "Content-Type": "application/json"}).status_code == 422
     assert client.get("/api/v1/plugins").json()["total"] == 0
+
+
+def test_version_detail_returns_every_snippet_pinned_by_the_manifest_digest(
+    client: TestClient, web: str
+) -> None:
+    created = client.post("/api/v1/plugins", json=body(f"{web}/plugin.wasm", name="pinned"),
+                          headers=USER)
+    assert created.status_code == 201, created.text
+    head = client.head("/v2/library/pinned/manifests/1.0.0", headers={
+        "Accept": "application/vnd.oci.image.manifest.v1+json"})
+    digest = head.headers["docker-content-digest"]
+    snippets = client.get("/api/v1/plugins/library/pinned/versions/1.0.0").json()["snippets"]
+    host = snippets["oci_url"].removeprefix("oci://").split("/", 1)[0]
+    assert snippets["oci_url"] == f"oci://{host}/library/pinned:1.0.0"
+    assert snippets["digest"] == digest
+    assert snippets["pull_command"] == f"wasmhub pull {host}/library/pinned@{digest}"
+    istio = yaml.safe_load(snippets["istio_wasmplugin"])
+    eg = yaml.safe_load(snippets["envoy_gateway_extension_policy"])
+    higress = yaml.safe_load(snippets["higress_wasmplugin"])
+    assert (istio["kind"], eg["kind"], higress["kind"]) == (
+        "WasmPlugin", "EnvoyExtensionPolicy", "WasmPlugin")
+    pin = digest.removeprefix("sha256:")
+    assert istio["spec"]["sha256"] == pin == higress["spec"]["sha256"]
+    assert eg["spec"]["wasm"][0]["code"]["image"]["sha256"] == pin
+    assert istio["spec"]["url"] == higress["spec"]["url"] == snippets["oci_url"]
+    # One source: the plugin page shows the same manifests the API returns.
+    page = client.get("/plugins/library/pinned").text
+    for text in (snippets["istio_wasmplugin"], snippets["envoy_gateway_extension_policy"],
+                 snippets["higress_wasmplugin"], snippets["pull_command"]):
+        assert html.escape(text, quote=False) in page

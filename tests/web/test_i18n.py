@@ -6,7 +6,6 @@ import pytest
 
 from wasmhub.catalog.types import Localized
 from wasmhub.web import i18n
-from wasmhub.web.snippets import install_snippets, registry_host
 
 
 @pytest.mark.parametrize(("header", "expected"), [
@@ -55,24 +54,3 @@ def test_localized_picks_the_variant_and_falls_back() -> None:
     assert i18n.localized({"en": "", "zh": "仅中文"}, "en") == "仅中文"
     assert i18n.localized(None, "en") == ""
     assert i18n.localized("plain", "zh") == "plain"
-
-
-def test_snippets_pin_the_digest_for_every_platform() -> None:
-    digest = "sha256:" + "ab" * 32
-    snippets = {s.key: s for s in install_snippets(
-        host=registry_host("http://127.0.0.1:5080/"), namespace="acme", name="auth/jwt",
-        version="1.2.0", digest=digest, plugin_config={"header": "x"}, phase="authz",
-        priority=5, root_id="jwt", filter_types=("http",))}
-    assert snippets["pull"].text == f"wasmhub pull 127.0.0.1:5080/acme/auth/jwt@{digest}"
-    istio = snippets["istio"].text
-    assert "url: oci://127.0.0.1:5080/acme/auth/jwt:1.2.0" in istio
-    assert "ab" * 32 in istio and "phase: AUTHZ" in istio and "pluginName: jwt" in istio
-    assert "name: auth-jwt" in istio
-    eg = snippets["envoy-gateway"].text
-    assert "kind: EnvoyExtensionPolicy" in eg and "url: 127.0.0.1:5080/acme/auth/jwt:1.2.0" in eg
-    assert "sha256: " in eg and "rootID: jwt" in eg
-    higress = snippets["higress"].text
-    assert "extensions.higress.io/v1alpha1" in higress and "defaultConfig:" in higress
-    unknown = install_snippets(host="h", namespace="n", name="p", version="1", digest=None,
-                               phase="weird")
-    assert "phase" not in unknown[1].text and "sha256" not in unknown[1].text

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wasmhub.catalog.types import (
     FacetCount,
+    InstallSnippets,
     Localized,
     PluginDetail,
     PluginSummary,
@@ -102,9 +103,28 @@ class PluginDetailOut(PluginSummaryOut):
 
 
 class Snippets(BaseModel):
-    oci_url: str
-    pull_command: str
-    istio_wasmplugin: str
+    """Install snippets from ``wasmhub.catalog.snippets`` (the same text the web page shows).
+
+    The manifests reference the image by tag and pin ``sha256`` to the manifest digest.
+    """
+
+    oci_url: str = Field(description="oci://host/namespace/name:tag")
+    digest: str | None = Field(description="The manifest digest the snippets pin.")
+    pull_command: str = Field(description="wasmhub pull host/namespace/name@digest")
+    istio_wasmplugin: str = Field(description="Istio WasmPlugin YAML.")
+    envoy_gateway_extension_policy: str = Field(
+        description="Envoy Gateway EnvoyExtensionPolicy YAML."
+    )
+    higress_wasmplugin: str = Field(description="Higress WasmPlugin YAML.")
+
+    @classmethod
+    def of(cls, s: InstallSnippets) -> Snippets:
+        return cls(
+            oci_url=s.oci_url, digest=s.digest, pull_command=s.pull_command,
+            istio_wasmplugin=s.istio_wasmplugin,
+            envoy_gateway_extension_policy=s.envoy_gateway_extension_policy,
+            higress_wasmplugin=s.higress_wasmplugin,
+        )
 
 
 class VersionDetailOut(BaseModel):
@@ -149,10 +169,7 @@ class VersionDetailOut(BaseModel):
             platforms=list(d.platforms), module_sha256=d.module_sha256,
             module_size=d.module_size, inspection=d.inspection,
             readme_html=LocalizedText.of(d.readme_html),
-            snippets=Snippets(
-                oci_url=d.snippets.oci_url, pull_command=d.snippets.pull_command,
-                istio_wasmplugin=d.snippets.istio_wasmplugin,
-            ),
+            snippets=Snippets.of(d.snippets),
         )
 
 

@@ -35,7 +35,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-import yaml
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -43,6 +42,7 @@ from wasmhub.catalog import search as search_queries
 from wasmhub.catalog import store
 from wasmhub.catalog.models import CatalogPlugin, CatalogStar, CatalogVersion
 from wasmhub.catalog.readme import render_markdown
+from wasmhub.catalog.snippets import install_snippets, registry_host
 from wasmhub.catalog.types import (
     FacetCount,
     FacetKind,
@@ -66,7 +66,6 @@ if TYPE_CHECKING:
 
 MAX_PER_PAGE = 100
 MAX_REASON = 1000
-ISTIO_PHASES = {"AUTHN", "AUTHZ", "STATS", "UNSPECIFIED_PHASE"}
 
 
 def summary_of(plugin: CatalogPlugin) -> PluginSummary:
@@ -220,33 +219,13 @@ class CatalogService:
             return Icon(media_type=version.icon_media_type, data=version.icon)
 
     def snippets(self, plugin: CatalogPlugin, version: CatalogVersion) -> InstallSnippets:
-        host = self.hub.settings.base_url.split("://", 1)[-1]
-        oci_url = f"oci://{host}/{plugin.repository}:{version.tag}"
-        spec: dict[str, object] = {
-            "selector": {"matchLabels": {"istio": "ingressgateway"}},
-            "url": oci_url,
-            "imagePullPolicy": "IfNotPresent",
-        }
-        if version.phase.upper() in ISTIO_PHASES:
-            spec["phase"] = version.phase.upper()
-        if version.priority is not None:
-            spec["priority"] = version.priority
-        if version.filter_types == ["network"]:
-            spec["type"] = "NETWORK"
-        if version.root_id:
-            spec["pluginName"] = version.root_id
-        if version.example_config is not None:
-            spec["pluginConfig"] = version.example_config
-        resource = {
-            "apiVersion": "extensions.istio.io/v1alpha1",
-            "kind": "WasmPlugin",
-            "metadata": {"name": plugin.name.replace("/", "-"), "namespace": "istio-system"},
-            "spec": spec,
-        }
-        return InstallSnippets(
-            oci_url=oci_url,
-            pull_command=f"wasmhub pull {host}/{plugin.repository}:{version.tag}",
-            istio_wasmplugin=yaml.safe_dump(resource, sort_keys=False, allow_unicode=True),
+        """All install snippets, pinned by the manifest digest, with the example config."""
+        return install_snippets(
+            host=registry_host(self.hub.settings.base_url), namespace=plugin.namespace,
+            name=plugin.name, version=version.tag, digest=version.digest,
+            plugin_config=version.example_config, phase=version.phase,
+            priority=version.priority, root_id=version.root_id,
+            filter_types=tuple(version.filter_types or ()),
         )
 
     # -- changing ------------------------------------------------------------------

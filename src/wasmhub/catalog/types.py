@@ -145,10 +145,34 @@ class PluginDetail:
 
 
 @dataclass(frozen=True)
+class Snippet:
+    key: str  # stable id: pull, istio, envoy-gateway, higress
+    title: str  # the tab label (a product name, not translated)
+    language: str  # "shell" or "yaml"
+    text: str
+
+
+@dataclass(frozen=True)
 class InstallSnippets:
-    oci_url: str
-    pull_command: str
-    istio_wasmplugin: str
+    """How to install one version; built by :func:`wasmhub.catalog.snippets.install_snippets`."""
+
+    oci_url: str  # oci://host/namespace/name:tag
+    digest: str | None  # the manifest digest every snippet pins, when known
+    pull_command: str  # wasmhub pull host/namespace/name@digest
+    istio_wasmplugin: str  # YAML: extensions.istio.io/v1alpha1 WasmPlugin
+    envoy_gateway_extension_policy: str  # YAML: gateway.envoyproxy.io EnvoyExtensionPolicy
+    higress_wasmplugin: str  # YAML: extensions.higress.io/v1alpha1 WasmPlugin
+
+    @property
+    def items(self) -> tuple[Snippet, ...]:
+        """The snippets in display order, as the plugin page's tabs show them."""
+        return (
+            Snippet("pull", "wasmhub pull", "shell", self.pull_command),
+            Snippet("istio", "Istio", "yaml", self.istio_wasmplugin),
+            Snippet("envoy-gateway", "Envoy Gateway", "yaml",
+                    self.envoy_gateway_extension_policy),
+            Snippet("higress", "Higress", "yaml", self.higress_wasmplugin),
+        )
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from :class:`wasmhub.catalog.service.CatalogService`.
 Modules: ``context`` (per-request locale and rendering), ``i18n`` (locale selection and
 catalogs), ``templating`` (Jinja environment and filters), ``browse`` (home, search,
 namespaces), ``plugin_page`` (plugin page, config form, stars), ``add`` (add by URL),
-``schema_form`` (JSON Schema → form → JSON), ``snippets`` (install manifests).
+``schema_form`` (JSON Schema → form → JSON). Install snippets come from
+:mod:`wasmhub.catalog.snippets`, the same source as the API's.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from wasmhub import __version__
+from wasmhub.catalog.snippets import registry_host
 from wasmhub.web import i18n
-from wasmhub.web.snippets import registry_host
 from wasmhub.web.templating import environment
 
 VISITOR_COOKIE = "wasmhub_visitor"

@@ -19,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from wasmhub.catalog.service import CatalogService
-from wasmhub.catalog.types import PluginDetail, VersionDetail
+from wasmhub.catalog.snippets import registry_host, version_snippets
+from wasmhub.catalog.types import PluginDetail, Snippet, VersionDetail
 from wasmhub.errors import NotFoundError
 from wasmhub.web import i18n
 from wasmhub.web.context import Page, is_htmx, plugin_url, trusted_html
@@ -32,7 +33,6 @@ from wasmhub.web.schema_form import (
     parse_form,
     validate_config,
 )
-from wasmhub.web.snippets import install_snippets, registry_host
 
 MAX_FORM_FIELDS = 500
 
@@ -131,15 +131,10 @@ def _page_context(
 ) -> dict[str, Any]:
     summary = detail.summary
     host = registry_host(request.app.state.hub.settings.base_url)
-    snippets = []
+    snippets: tuple[Snippet, ...] = ()
     if version is not None:
         usable = config.config if not config.errors else version.example_config
-        snippets = install_snippets(
-            host=host, namespace=summary.namespace, name=summary.name,
-            version=version.version.tag, digest=version.version.digest,
-            plugin_config=usable, phase=version.phase, priority=version.priority,
-            root_id=version.root_id, filter_types=version.filter_types,
-        )
+        snippets = version_snippets(version, host, usable).items
     readme = i18n.localized(version.readme_html if version else detail.readme_html, page.locale)
     title = i18n.localized(summary.display_name, page.locale) or summary.name
     url = plugin_url(summary.namespace, summary.name)
