@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.request import pathname2url
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -14,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from wasmhub.errors import ConfigError
 
 SQLITE_POOL_SIZE = 48
+# Idle connections :meth:`Database.read_nowait` keeps (each event loop uses one at a time).
+SQLITE_FAST_READERS = 4
 
 
 def _normalise_url(url: str) -> str:
@@ -45,6 +50,13 @@ class Database:
         except Exception as exc:
             raise ConfigError(f"database_url {url!r} is not a valid SQLAlchemy URL") from exc
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        # A file database opened without URI options can be read without SQLAlchemy.
+        self._fast_path: str | None = None
+        if (self.is_sqlite and parsed.database and parsed.database != ":memory:"
+                and not parsed.query):
+            self._fast_path = parsed.database
+        self._fast_idle: list[sqlite3.Connection] = []
+        self._fast_lock = threading.Lock()
         kwargs: dict[str, Any] = {"future": True}
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
@@ -67,5 +79,53 @@ class Database:
         with self.sessions() as session, session.begin():
             yield session
 
+    def read_nowait(self, sql: str, params: Sequence[Any]) -> list[Any] | None:
+        """Rows of one short read that never waits for a lock, or None: not a file SQLite
+        database, or the database is busy or failed; then use :meth:`session` in a worker
+        thread, which waits and raises as usual.
+
+        For lookups done on the event loop (an indexed read costs microseconds; a thread
+        hop and an ORM session cost hundreds). Under WAL a reader does not wait for
+        writers, and each call is its own read transaction, so it sees every commit made
+        before it, by any thread or worker process.
+        """
+        if self._fast_path is None:
+            return None
+        with self._fast_lock:
+            conn = self._fast_idle.pop() if self._fast_idle else None
+        try:
+            if conn is None:
+                conn = self._fast_connect(self._fast_path)
+            rows = conn.execute(sql, params).fetchall()
+        except sqlite3.Error:
+            if conn is not None:
+                conn.close()
+            return None
+        with self._fast_lock:
+            if len(self._fast_idle) < SQLITE_FAST_READERS:
+                self._fast_idle.append(conn)
+                conn = None
+        if conn is not None:
+            conn.close()
+        return rows
+
+    @staticmethod
+    def _fast_connect(path: str) -> sqlite3.Connection:
+        # mode=rw: never create the file; timeout=0: SQLITE_BUSY at once instead of
+        # blocking the caller's event loop; no isolation level: each read is autocommit.
+        uri = "file:" + pathname2url(str(Path(path).resolve())) + "?mode=rw"
+        conn = sqlite3.connect(uri, uri=True, timeout=0, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            conn.execute("PRAGMA query_only=ON")
+        except sqlite3.Error:
+            conn.close()
+            raise
+        return conn
+
     def dispose(self) -> None:
+        with self._fast_lock:
+            idle, self._fast_idle = self._fast_idle, []
+        for conn in idle:
+            conn.close()
         self.engine.dispose()

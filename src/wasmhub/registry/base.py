@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -65,6 +67,46 @@ def endpoint(handler: Handler) -> Handler:
 
 async def in_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await run_in_threadpool(func, *args, **kwargs)
+
+
+class AfterResponse:
+    """Work that need not delay a response (e.g. counting a download): it runs in a
+    worker thread once the response is sent, still inside the request's ASGI call.
+
+    At most about ``limit`` such jobs wait or run at a time per process; past that a
+    handler does its job before responding, so a burst cannot pile up unbounded work
+    (or memory) behind the responses: under sustained load the work is paid for, only
+    the latency of a single response improves.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._pending = 0
+        self._lock = threading.Lock()
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return self._pending
+
+    async def attach(self, response: Response, job: Callable[..., None], *args: Any) -> Response:
+        """``response``, with ``job(*args)`` to run after it is sent (or run first)."""
+        if self.pending >= self.limit:
+            await in_thread(job, *args)
+            return response
+        response.background = BackgroundTask(self._run, job, *args)
+        return response
+
+    async def _run(self, job: Callable[..., None], *args: Any) -> None:
+        # Counted from the moment it starts, in one try block, so nothing leaks if the
+        # task is cancelled (or never started, when sending the response failed).
+        with self._lock:
+            self._pending += 1
+        try:
+            await in_thread(job, *args)
+        finally:
+            with self._lock:
+                self._pending -= 1
 
 
 def empty(status: int, headers: Mapping[str, str] | None = None) -> Response:

@@ -1,9 +1,15 @@
 """``/v2/<name>/manifests/<reference>``: GET, HEAD, PUT and DELETE by tag or digest.
 
-GET and HEAD are one database query. ``Accept`` is honoured when it names any manifest
-type we know: a manifest stored as a type the client did not list is MANIFEST_UNKNOWN
-(as distribution does, since we never convert formats). An ``Accept`` naming none of
-them (``*/*``, absent, schema 1 only) gets the manifest as stored.
+GET and HEAD are one database query; on SQLite it runs on the event loop (an indexed read
+that never waits for a lock, see ``Database.read_nowait``), elsewhere or when the
+database is busy in a worker thread. Tags are resolved by every request, so a push from
+another worker process is seen at once. A GET's ManifestFetched event (the catalog's
+download count, a database write) is published after the response is sent.
+
+``Accept`` is honoured when it names any manifest type we know: a manifest stored as a
+type the client did not list is MANIFEST_UNKNOWN (as distribution does, since we never
+convert formats). An ``Accept`` naming none of them (``*/*``, absent, schema 1 only)
+gets the manifest as stored.
 """
 
 from __future__ import annotations
@@ -14,9 +20,19 @@ from starlette.routing import Route
 
 from wasmhub.oci.errors import ManifestUnknown
 from wasmhub.oci.media_types import MANIFEST_MEDIA_TYPES, base_media_type
-from wasmhub.registry.base import empty, endpoint, in_thread, path_param, read_limited
+from wasmhub.registry.base import (
+    AfterResponse,
+    empty,
+    endpoint,
+    in_thread,
+    path_param,
+    read_limited,
+)
 from wasmhub.registry.records import ManifestRecord
 from wasmhub.registry.service import RegistryService
+
+# Downloads waiting to be counted after their responses, per process (see AfterResponse).
+MAX_PENDING_DOWNLOADS = 16
 
 
 def accepted_types(request: Request) -> set[str]:
@@ -37,6 +53,7 @@ def check_accept(request: Request, record: ManifestRecord) -> None:
 
 def routes(service: RegistryService) -> list[Route]:
     limit = service.max_manifest_bytes
+    downloads = AfterResponse(MAX_PENDING_DOWNLOADS)
 
     @endpoint
     async def manifest(request: Request) -> Response:
@@ -44,16 +61,29 @@ def routes(service: RegistryService) -> list[Route]:
         reference = path_param(request, "reference")
         method = request.method
         if method in ("GET", "HEAD"):
-            record = await in_thread(
-                service.fetch_manifest, repository, reference, with_payload=method == "GET"
+            with_payload = method == "GET"
+            # On SQLite an indexed read on the event loop; otherwise (or when the
+            # database is busy) the same statement in a worker thread.
+            record = service.lookup_manifest_nowait(
+                repository, reference, with_payload=with_payload
             )
+            if record is None:
+                record = await in_thread(
+                    service.lookup_manifest, repository, reference, with_payload=with_payload
+                )
             check_accept(request, record)
             headers = {
                 "Docker-Content-Digest": record.digest,
                 "ETag": f'"{record.digest}"',
                 "Content-Length": str(record.size),
             }
-            return Response(record.payload, headers=headers, media_type=record.media_type)
+            response = Response(record.payload, headers=headers, media_type=record.media_type)
+            if not with_payload:
+                return response  # HEAD is not a download
+            # The download count (catalog) is written after the response is sent.
+            return await downloads.attach(
+                response, service.publish_fetched, repository, reference, record
+            )
         if method == "DELETE":
             await in_thread(service.delete_manifest, repository, reference)
             return empty(202)

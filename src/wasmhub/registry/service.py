@@ -32,7 +32,13 @@ from wasmhub.oci.errors import (
 )
 from wasmhub.oci.manifest import Descriptor, ParsedManifest, parse_manifest
 from wasmhub.oci.names import validate_name, validate_tag
-from wasmhub.registry.db_ops import ensure_repository, insert_for, linked_blob_query
+from wasmhub.registry.db_ops import (
+    MANIFEST_LOOKUPS,
+    ManifestLookup,
+    ensure_repository,
+    insert_for,
+    linked_blob_query,
+)
 from wasmhub.registry.listing import RegistryListing
 from wasmhub.registry.models import (
     Blob,
@@ -56,6 +62,19 @@ def _parse_reference(reference: str) -> tuple[str | None, Digest | None]:
     if is_digest(reference):
         return None, Digest.parse(reference)
     return validate_tag(reference), None
+
+
+def _manifest_lookup(reference: str, with_payload: bool) -> tuple[ManifestLookup, str]:
+    """The statement for a tag or digest reference, and the value to look up."""
+    tag, digest = _parse_reference(reference)
+    key = tag if tag is not None else str(digest)
+    return MANIFEST_LOOKUPS[tag is not None, with_payload], key
+
+
+def _manifest_record(repository: str, reference: str, row: Any) -> ManifestRecord:
+    if row is None:
+        raise ManifestUnknown(detail={"name": repository, "reference": reference})
+    return ManifestRecord(row[0], row[1], row[2], row[3] if len(row) > 3 else b"")
 
 
 class RegistryService(RegistryListing):
@@ -331,25 +350,37 @@ class RegistryService(RegistryListing):
 
     def fetch_manifest(self, repository: str, reference: str, *,
                        with_payload: bool = True) -> ManifestRecord:
-        """One query by tag or digest; a GET (``with_payload``) emits ManifestFetched."""
-        validate_name(repository)
-        tag, ref_digest = _parse_reference(reference)
-        columns = [Manifest.digest, Manifest.media_type, Manifest.size]
+        """One query by tag or digest; a GET (``with_payload``) emits ManifestFetched
+        before returning (the ``/v2/`` handler publishes it after its response instead)."""
+        record = self.lookup_manifest(repository, reference, with_payload=with_payload)
         if with_payload:
-            columns.append(Manifest.payload)
-        query = select(*columns).join(Repository, Repository.id == Manifest.repository_id)
-        if tag is not None:
-            query = query.join(Tag, Tag.manifest_id == Manifest.id).where(Tag.name == tag)
-        else:
-            query = query.where(Manifest.digest == str(ref_digest))
-        with self.db.session() as session:
-            row: Any = session.execute(query.where(Repository.name == repository)).first()
-        if row is None:
-            raise ManifestUnknown(detail={"name": repository, "reference": reference})
-        record = ManifestRecord(row[0], row[1], row[2], row[3] if with_payload else b"")
-        if with_payload:
-            self.events.publish(ManifestFetched(repository, record.digest, reference))
+            self.publish_fetched(repository, reference, record)
         return record
+
+    def lookup_manifest(self, repository: str, reference: str, *,
+                        with_payload: bool = True) -> ManifestRecord:
+        """The manifest a tag or digest names (one Core query, no event); raises
+        ManifestUnknown."""
+        validate_name(repository)
+        lookup, key = _manifest_lookup(reference, with_payload)
+        with self.db.engine.connect() as conn:
+            row = conn.execute(lookup.statement, lookup.params(repository, key)).first()
+        return _manifest_record(repository, reference, row)
+
+    def lookup_manifest_nowait(self, repository: str, reference: str, *,
+                               with_payload: bool = True) -> ManifestRecord | None:
+        """:meth:`lookup_manifest` without blocking, for the event loop: None when the
+        database cannot answer at once (not SQLite, busy), so call that in a thread."""
+        validate_name(repository)
+        lookup, key = _manifest_lookup(reference, with_payload)
+        rows = self.db.read_nowait(lookup.sql, lookup.positional(repository, key))
+        if rows is None:
+            return None
+        return _manifest_record(repository, reference, rows[0] if rows else None)
+
+    def publish_fetched(self, repository: str, reference: str, record: ManifestRecord) -> None:
+        """Emit ManifestFetched (a download) for a manifest served by ``reference``."""
+        self.events.publish(ManifestFetched(repository, record.digest, reference))
 
     def delete_manifest(self, repository: str, reference: str) -> None:
         """By digest: the manifest and its tags. By tag: only that tag (OCI 1.1).
