@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from starlette.testclient import TestClient
 
+from tests.catalog.tls import LoopbackPKI, pki, secure_web
+from wasmhub.app import create_app
 from wasmhub.catalog.service import CatalogService
 from wasmhub.catalog.types import SearchQuery
+from wasmhub.settings import Settings
+
+__all__ = ["pki", "secure_web"]  # fixtures
 
 
 def total(catalog: CatalogService) -> int:
@@ -45,3 +53,52 @@ def test_xss_in_typed_values_is_escaped(client: TestClient) -> None:
     html = client.post("/add", data={"url": "", "display_name_en": payload}).text
     assert "<script>alert(1)</script>" not in html
     assert "&#34;&gt;&lt;script&gt;" in html
+
+
+@pytest.fixture
+def tls_client(settings: Settings, pki: LoopbackPKI) -> Iterator[TestClient]:
+    """The app trusting the test CA (fetch_ca_bundle), loopback sources allowed."""
+    app = create_app(settings.model_copy(update={"fetch_ca_bundle": pki.ca}))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_form_post_adds_a_real_plugin_without_javascript(tls_client: TestClient,
+                                                         secure_web: str) -> None:
+    response = tls_client.post("/add", follow_redirects=False, data={
+        "url": f"{secure_web}/plugin.wasm", "display_name_en": "Form Added",
+        "display_name_zh": "表单添加", "description_en": "Added through the form",
+        "description_zh": "", "namespace": "acme", "name": "",
+    })
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/plugins/acme/form-added"
+    page = tls_client.get("/plugins/acme/form-added").text
+    assert "Form Added" in page and "Added through the form" in page
+    assert "ABI 0.2.1" in page
+    assert "表单添加" in tls_client.get("/plugins/acme/form-added?lang=zh").text
+    api = tls_client.get("/api/v1/plugins/acme/form-added").json()
+    assert api["display_name"] == {"en": "Form Added", "zh": "表单添加"}
+    assert api["origin_url"] == f"{secure_web}/plugin.wasm"
+    assert tls_client.head("/v2/acme/form-added/manifests/1.0.0", headers={
+        "Accept": "application/vnd.oci.image.manifest.v1+json"}).status_code == 200
+    again = tls_client.post("/add", data={"url": f"{secure_web}/plugin.wasm",
+                                          "display_name_en": "Form Added",
+                                          "namespace": "acme"})
+    assert again.status_code == 409 and "already exists" in again.text
+
+
+@pytest.mark.parametrize(("path", "status", "message"), [
+    ("/missing.wasm", 502, "answered HTTP 404"),
+    ("/notes.txt", 400, "is not a WebAssembly module"),
+    ("/plain.wasm", 400, "proxy_abi_version"),
+])
+def test_form_post_failures_are_shown_and_store_nothing(
+    tls_client: TestClient, secure_web: str, path: str, status: int, message: str
+) -> None:
+    response = tls_client.post("/add", data={"url": secure_web + path,
+                                             "display_name_en": "Broken", "namespace": "acme"})
+    assert response.status_code == status
+    assert "The plugin was not added." in response.text and message in response.text
+    assert "Check this URL." in response.text and 'aria-invalid="true"' in response.text
+    assert tls_client.get("/api/v1/plugins/acme/broken").status_code == 404
+    assert tls_client.get("/api/v1/plugins").json()["total"] == 0

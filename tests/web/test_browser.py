@@ -13,9 +13,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.support.servers import RunningServer, running_wasmhub
+from tests.web.browser import browser, page, shots
 from tests.web.seed import CONFIG_SCHEMA, seed_catalog
 from wasmhub.catalog.service import CatalogService
 from wasmhub.db.migrate import upgrade
@@ -23,10 +24,7 @@ from wasmhub.hub import Hub
 from wasmhub.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--headless"]
+__all__ = ["browser", "page", "shots"]  # fixtures
 
 
 @pytest.fixture(scope="module")
@@ -40,29 +38,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         hub.close()
     with running_wasmhub(data_dir) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                              args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture(scope="module")
-def shots(test_output_dir: Path) -> Path:
-    path = test_output_dir / "screenshots"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def test_home_search_and_filters(page: Page, server: RunningServer, shots: Path) -> None:

@@ -15,9 +15,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from wasmhub.catalog.adding import NotAPluginError
+from wasmhub.catalog.fetch import ContentTooLargeError, UnsafeURLError
 from wasmhub.catalog.service import CatalogService
 from wasmhub.catalog.types import Localized, Registration
-from wasmhub.errors import ConflictError, UpstreamError, WasmhubError
+from wasmhub.errors import UpstreamError, WasmhubError
 from wasmhub.web.context import Page, plugin_url
 
 FIELDS = ("url", "display_name_en", "display_name_zh", "description_en", "description_zh",
@@ -25,6 +27,8 @@ FIELDS = ("url", "display_name_en", "display_name_zh", "description_en", "descri
 LIMITS = {"url": 2048, "display_name_en": 255, "display_name_zh": 255,
           "description_en": 4000, "description_zh": 4000, "namespace": 128, "name": 255}
 DEFAULT_NAMESPACE = "library"
+# Failures of what the URL points at (unreachable, refused, too large, not a plugin).
+URL_ERRORS = (UpstreamError, NotAPluginError, UnsafeURLError, ContentTooLargeError)
 
 
 def _check(page: Page, values: dict[str, str]) -> dict[str, list[str]]:
@@ -76,10 +80,9 @@ async def add_page(request: Request) -> Response:
             except WasmhubError as exc:
                 status = exc.http_status if 400 <= exc.http_status < 600 else 400
                 form_error = exc.message
-                if not isinstance(exc, ConflictError):
+                if isinstance(exc, URL_ERRORS):
                     # The artifact behind the URL is what failed: point at that field.
-                    errors["url"] = [page.gettext("Check this URL.")] if isinstance(
-                        exc, UpstreamError) else []
+                    errors["url"] = [page.gettext("Check this URL.")]
             else:
                 target = plugin_url(detail.summary.namespace, detail.summary.name)
                 return page.finish(RedirectResponse(target, status_code=303))
