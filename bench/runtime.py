@@ -7,6 +7,13 @@ before the samples are built. For each: requests/s, µs per request, and the Pyt
 crossings per request counted by the host (guest callbacks and host calls). Prints the
 add-header ratio against the 10,000 req/s target.
 
+Rate limiting is measured on both of its paths. "allowed": the sample gets its tests.yaml
+configuration plus a plan with a limit no run reaches, as the default plan; the .wat
+fixture (3 requests per 1 s tick, not configurable) has its virtual clock advanced by one
+tick period after every 3 requests, outside the timed and counted part. "limited": the
+tests.yaml configuration as is; the warm-up spends every user's quota, so each timed
+request is answered 429 by the filter.
+
     .venv/bin/python bench/runtime.py [--requests 20000] [--json]
 """
 
@@ -18,8 +25,10 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import wasmtime
 import yaml
@@ -35,6 +44,7 @@ LOG_LEVEL = LogLevel.INFO  # Envoy's default: the SDK's debug lines are dropped 
 @dataclass
 class Figure:
     name: str
+    path: str
     module: str
     abi: str
     requests: int
@@ -46,25 +56,42 @@ class Figure:
     statuses: dict[str, int]
 
 
-def _sample(name: str) -> tuple[bytes, HostConfig] | None:
+Adjust = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _bench_plan(config: dict[str, Any]) -> dict[str, Any]:
+    """rate-limit "allowed": a default plan whose limit no run reaches."""
+    return {**config, "plans": {**config["plans"], "bench": 1_000_000_000},
+            "default_plan": "bench"}
+
+
+def _sample(name: str, adjust: Adjust | None = None) -> tuple[bytes, HostConfig] | None:
     wasm = ROOT / "examples" / name / "build" / "plugin.wasm"
     tests = ROOT / "examples" / name / "tests.yaml"
     if not wasm.exists():
         return None
     spec = yaml.safe_load(tests.read_text()) if tests.exists() else {}
+    plugin_config = spec.get("plugin_config")
+    if adjust is not None:
+        plugin_config = adjust(dict(plugin_config or {}))
     return wasm.read_bytes(), HostConfig(
-        plugin_config=config_bytes(spec.get("plugin_config")), root_id=spec.get("root_id", ""),
+        plugin_config=config_bytes(plugin_config), root_id=spec.get("root_id", ""),
         vm_env={str(k): str(v) for k, v in (spec.get("vm_env") or {}).items()},
         log_level=LOG_LEVEL)
 
 
 def _fixture(name: str) -> tuple[bytes, HostConfig]:
     wat = ROOT / "tests" / "runtime" / "fixtures" / f"{name}.wat"
-    return wasmtime.wat2wasm(wat.read_text()), HostConfig(log_level=LOG_LEVEL)
+    return bytes(wasmtime.wat2wasm(wat.read_text())), HostConfig(log_level=LOG_LEVEL)
 
 
-def measure(name: str, module: str, data: bytes, config: HostConfig, requests: int,
-            users: int) -> Figure:
+def measure(name: str, path: str, module: str, data: bytes, config: HostConfig,
+            requests: int, users: int, reset_every: int = 0, reset_ms: int = 0) -> Figure:
+    """Time ``requests`` requests through a fresh plugin after a warm-up.
+
+    With ``reset_every``, the virtual clock advances ``reset_ms`` after every that many
+    requests (firing the filter's ticks); that time and those crossings are not counted.
+    """
     plugin = Plugin(data, config)
     upstream = UpstreamResponse(200, [("content-type", "text/plain"), ("server", "bench")],
                                 b"hello")
@@ -72,18 +99,31 @@ def measure(name: str, module: str, data: bytes, config: HostConfig, requests: i
                          [("x-user", f"user-{index}"), ("user-agent", "bench"),
                           ("accept", "*/*")]) for index in range(users)]
     for index in range(min(1000, requests)):  # warm up (JIT is ahead-of-time; caches)
+        if reset_every and index % reset_every == 0:
+            plugin.advance(reset_ms)
         plugin.http(batch[index % users], upstream)
-    guest0, host0 = plugin.guest_calls, plugin.host_calls
+    guest = host = 0
+    seconds = 0.0
     statuses: dict[str, int] = {}
-    started = time.perf_counter()
-    for index in range(requests):
-        result = plugin.http(batch[index % users], upstream)
-        key = str(result.status)
-        statuses[key] = statuses.get(key, 0) + 1
-    seconds = time.perf_counter() - started
-    return Figure(name, module, plugin.abi.value, requests, seconds, requests / seconds,
-                  seconds / requests * 1e6, (plugin.guest_calls - guest0) / requests,
-                  (plugin.host_calls - host0) / requests, statuses)
+    done = 0
+    clock = time.perf_counter
+    while done < requests:
+        if reset_every:
+            plugin.advance(reset_ms)
+        count = min(reset_every or requests, requests - done)
+        guest0, host0 = plugin.guest_calls, plugin.host_calls
+        started = clock()
+        for index in range(done, done + count):
+            result = plugin.http(batch[index % users], upstream)
+            key = str(result.status)
+            statuses[key] = statuses.get(key, 0) + 1
+        seconds += clock() - started
+        guest += plugin.guest_calls - guest0
+        host += plugin.host_calls - host0
+        done += count
+    return Figure(name, path, module, plugin.abi.value, requests, seconds,
+                  requests / seconds, seconds / requests * 1e6, guest / requests,
+                  host / requests, statuses)
 
 
 def main() -> int:
@@ -94,26 +134,36 @@ def main() -> int:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # single core
     figures: list[Figure] = []
-    for name, fixture in (("add-header", "add_header"), ("rate-limit", "rate_limit")):
-        sample = _sample(name)
+    load_before = os.getloadavg()[0]
+    cases: list[tuple[str, str, str, Adjust | None, int, int]] = [
+        # (sample, path, .wat fixture, sample configuration change, reset_every, reset_ms)
+        ("add-header", "-", "add_header", None, 0, 0),
+        ("rate-limit", "allowed", "rate_limit", _bench_plan, 3, 1000),
+        ("rate-limit", "limited", "rate_limit", None, 0, 0),
+    ]
+    for name, path, fixture, adjust, reset_every, reset_ms in cases:
+        sample = _sample(name, adjust)
         if sample is not None:
-            figures.append(measure(name, f"examples/{name}/build/plugin.wasm", *sample,
+            figures.append(measure(name, path, f"examples/{name}/build/plugin.wasm", *sample,
                                    args.requests, users=50))
         else:
             print(f"note: examples/{name}/build/plugin.wasm not built; .wat only",
                   file=sys.stderr)
-        figures.append(measure(name, f"tests/runtime/fixtures/{fixture}.wat",
-                               *_fixture(fixture), args.requests, users=50))
+        figures.append(measure(name, path, f"tests/runtime/fixtures/{fixture}.wat",
+                               *_fixture(fixture), args.requests, users=50,
+                               reset_every=reset_every, reset_ms=reset_ms))
     if args.json:
         print(json.dumps([asdict(f) for f in figures], indent=2))
     else:
         print(f"python {platform.python_version()}, {platform.machine()}, "
-              f"{args.requests} requests each, one core, load {os.getloadavg()[0]:.1f}, "
+              f"{args.requests} requests each, one core, load average "
+              f"{load_before:.1f} before / {os.getloadavg()[0]:.1f} after, "
               "plugin log level info")
-        print(f"{'filter':12} {'module':44} {'abi':6} {'req/s':>9} {'µs/req':>8} "
+        print(f"{'filter':12} {'path':8} {'module':44} {'abi':6} {'req/s':>9} {'µs/req':>8} "
               f"{'callbacks':>9} {'host calls':>10}  statuses")
         for f in figures:
-            print(f"{f.name:12} {f.module:44} {f.abi:6} {f.requests_per_second:9,.0f} "
+            print(f"{f.name:12} {f.path:8} {f.module:44} {f.abi:6} "
+                  f"{f.requests_per_second:9,.0f} "
                   f"{f.us_per_request:8.1f} {f.guest_callbacks_per_request:9.1f} "
                   f"{f.host_calls_per_request:10.1f}  {f.statuses}")
     for f in figures:

@@ -24,7 +24,14 @@ class HeaderMap:
 
     @classmethod
     def from_strings(cls, pairs: list[tuple[str, str]]) -> HeaderMap:
-        return cls([(key.encode(), value.encode()) for key, value in pairs])
+        return cls._of([(key.encode().lower(), value.encode()) for key, value in pairs])
+
+    @classmethod
+    def _of(cls, pairs: Pairs) -> HeaderMap:
+        """A map over ``pairs`` whose names are already lowercase (taken, not copied)."""
+        made = cls.__new__(cls)
+        made.pairs = pairs
+        return made
 
     def get(self, key: bytes) -> bytes | None:
         key = key.lower()
@@ -53,7 +60,7 @@ class HeaderMap:
         self.pairs = [(key.lower(), value) for key, value in pairs]
 
     def copy(self) -> HeaderMap:
-        return HeaderMap(list(self.pairs))
+        return HeaderMap._of(list(self.pairs))
 
     def strings(self, *, pseudo: bool = True) -> list[tuple[str, str]]:
         return [

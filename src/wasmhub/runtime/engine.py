@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +38,9 @@ _modules: dict[str, wasmtime.Module] = {}
 _call_unchecked = _raw._wasmtime_func_call_unchecked
 _NULL_FINALIZER = ctypes.CFUNCTYPE(None, ctypes.c_void_p)()
 _TrapPtr = ctypes.POINTER(ffi.wasm_trap_t)
+# wasmtime_func_unchecked_callback_t with the argument array as a plain address.
+_RawCallback = ctypes.CFUNCTYPE(
+    ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 
 
 def _ticker(engine: wasmtime.Engine) -> None:
@@ -97,7 +101,8 @@ def _summary(message: str) -> str:
 class GuestFunc:
     """A wasm export called through the unchecked path. Not reentrant per instance."""
 
-    __slots__ = ("_args", "_ctx", "_func", "_has_result", "_trap", "_trapref", "name", "nparams")
+    __slots__ = ("_args", "_ctx", "_func", "_has_result", "_nargs", "_slots", "_trap",
+                 "_trapref", "name", "nparams")
 
     def __init__(
         self, store: wasmtime.Store, func: wasmtime.Func, name: str, nparams: int,
@@ -109,6 +114,9 @@ class GuestFunc:
         self._ctx = store._context()
         self._func = ctypes.byref(func._func)
         self._args = (ffi.wasmtime_val_raw_t * max(1, nparams))()
+        self._nargs = len(self._args)
+        # One view per argument slot, made once: indexing the array builds a new object.
+        self._slots = tuple(self._args[index] for index in range(self._nargs))
         self._trap = _TrapPtr()
         self._trapref = ctypes.byref(self._trap)
 
@@ -117,16 +125,16 @@ class GuestFunc:
 
         Raises GuestTrap with wasmtime's message on trap, deadline or host-raised trap.
         """
-        args = self._args
+        slots = self._slots
         for index, value in enumerate(params):
-            args[index].i32 = value
-        error = _call_unchecked(self._ctx, self._func, args, len(args), self._trapref)
+            slots[index].i32 = value
+        error = _call_unchecked(self._ctx, self._func, self._args, self._nargs, self._trapref)
         if error or self._trap:
             text = _error_text(error, self._trap)
             self._trap = _TrapPtr()
             self._trapref = ctypes.byref(self._trap)
             raise GuestTrap(self.name, text)
-        return args[0].i32 & _MASK32 if self._has_result else 0
+        return slots[0].i32 & _MASK32 if self._has_result else 0
 
 
 HostFn = Callable[..., int | None]
@@ -154,21 +162,19 @@ class HostCallbacks:
         i64 = wasmtime.ValType.i64()
         params = [i64 if kind == "I" else i32 for kind in kinds]
         ty = wasmtime.FuncType(params, [i32] if has_result else [])
-        wide = tuple(index for index, kind in enumerate(kinds) if kind == "I")
-        count = len(kinds)
+        # Arguments arrive as an array of 16-byte wasmtime_val_raw_t: one unpack reads them
+        # all (i32 as unsigned, i64 signed) without a ctypes object per argument.
+        layout = struct.Struct("<" + "".join("q8x" if kind == "I" else "I12x" for kind in kinds))
+        unpack, size = layout.unpack, layout.size
+        string_at = ctypes.string_at
+        result_at = ctypes.c_uint32.from_address
         owner = self
 
-        def read(args: Any) -> list[int]:
-            values = [args[index].i32 & _MASK32 for index in range(count)]
-            for index in wide:
-                values[index] = args[index].i64
-            return values
-
-        @ffi.wasmtime_func_unchecked_callback_t  # type: ignore[untyped-decorator]
-        def callback(_env: Any, _caller: Any, args: Any, _nargs: int) -> int:
+        @_RawCallback  # type: ignore[untyped-decorator]
+        def callback(_env: Any, _caller: Any, args: int, _nargs: int) -> int:
             owner.crossings += 1
             try:
-                result = fn(*read(args))
+                result = fn(*unpack(string_at(args, size))) if size else fn()
             except GuestMemoryError:
                 result = fault
             except HostTrap as exc:
@@ -181,14 +187,15 @@ class HostCallbacks:
                 trap = ffi.wasmtime_trap_new(text, len(text))
                 return int(ctypes.cast(trap, ctypes.c_void_p).value or 0)
             if has_result:
-                args[0].i32 = result or 0
+                result_at(args).value = (result or 0) & _MASK32
             return 0
 
         self._keep.append(callback)
         module_b, name_b = module.encode(), name.encode()
         error = ffi.wasmtime_linker_define_func_unchecked(
             self._linker.ptr(), module_b, len(module_b), name_b, len(name_b), ty.ptr(),
-            callback, None, _NULL_FINALIZER,
+            ctypes.cast(callback, ffi.wasmtime_func_unchecked_callback_t), None,
+            _NULL_FINALIZER,
         )
         if error:
             raise wasmtime.WasmtimeError._from_ptr(error)
