@@ -3,6 +3,7 @@ and clients that disconnect mid-body leave nothing behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -16,6 +17,7 @@ from tests.registry.conftest import digest_of
 from tests.support.servers import RunningServer, running_wasmhub
 
 DATA = os.urandom(5 * 1024 * 1024 + 77)
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 @pytest.fixture
@@ -105,3 +107,63 @@ def test_disconnect_mid_manifest_put_stores_nothing(server: RunningServer) -> No
     with httpx.Client(base_url=server.url) as client:
         r = client.get("/v2/drop/manifests/v1")
         assert r.status_code == 404
+
+
+def push_manifest(client: httpx.Client, repo: str, tag: str, layer: bytes) -> str:
+    """Push a config, ``layer`` and an OCI manifest tagged ``tag``; return its digest."""
+    config = b"{}"
+    for blob in (config, layer):
+        r = client.post(f"/v2/{repo}/blobs/uploads/", params={"digest": digest_of(blob)},
+                        content=blob)
+        assert r.status_code == 201, r.text
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": digest_of(config), "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": digest_of(layer), "size": len(layer)}],
+    }).encode()
+    r = client.put(f"/v2/{repo}/manifests/{tag}", content=manifest,
+                   headers={"Content-Type": OCI_MANIFEST})
+    assert r.status_code == 201, r.text
+    return str(r.headers["Docker-Content-Digest"])
+
+
+def test_a_retag_is_seen_by_every_worker_at_once(server: RunningServer) -> None:
+    for round_ in range(3):
+        with httpx.Client(base_url=server.url) as client:
+            digest = push_manifest(client, "moving/tag", "latest", f"layer {round_}".encode())
+        for _ in range(8):
+            # A fresh connection per GET lets the kernel spread them over both workers.
+            with httpx.Client(base_url=server.url) as client:
+                for method in ("GET", "HEAD"):
+                    r = client.request(method, "/v2/moving/tag/manifests/latest")
+                    assert r.status_code == 200, r.text
+                    assert r.headers["Docker-Content-Digest"] == digest
+
+
+def test_downloads_are_counted_after_gets_not_heads(server: RunningServer) -> None:
+    from tests.catalog.publish import packed_plugin
+
+    image = packed_plugin("counted", "1.0.0", en="Counted")
+    with httpx.Client(base_url=server.url) as client:
+        for blob in image.blobs():
+            r = client.post("/v2/team/counted/blobs/uploads/", params={"digest": blob.digest},
+                            content=blob.data)
+            assert r.status_code == 201, r.text
+        r = client.put("/v2/team/counted/manifests/1.0.0", content=image.manifest,
+                       headers={"Content-Type": image.manifest_media_type})
+        assert r.status_code == 201, r.text
+    for _ in range(5):
+        with httpx.Client(base_url=server.url) as client:
+            assert client.head("/v2/team/counted/manifests/1.0.0").status_code == 200
+            assert client.get("/v2/team/counted/manifests/1.0.0").status_code == 200
+
+    def downloads() -> int:
+        with httpx.Client(base_url=server.url) as client:
+            count: int = client.get("/api/v1/plugins/team/counted").json()["downloads"]
+            return count
+
+    wait_for(lambda: downloads() == 5)
+    time.sleep(0.3)  # nothing else is pending: a HEAD counted by mistake would show now
+    assert downloads() == 5

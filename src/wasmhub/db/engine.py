@@ -59,13 +59,14 @@ class Database:
         self._fast_lock = threading.Lock()
         kwargs: dict[str, Any] = {"future": True}
         if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-            # Request handlers run in anyio's thread pool (40 threads); a smaller pool
-            # makes most requests open a fresh connection and re-run the pragmas
-            # (about 30% of a manifest GET, measured with bench/registry.py --profile).
-            kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
+                # Request handlers run in anyio's thread pool (40 threads); a smaller
+                # pool makes most requests open a fresh connection and re-run the
+                # pragmas (about 30% of a manifest GET, bench/registry.py --profile).
+                # (An in-memory database keeps SQLAlchemy's one-per-thread pool.)
+                kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: Engine = create_engine(self.url, **kwargs)
