@@ -122,6 +122,7 @@ def test_built_module_is_an_abi_0_2_0_http_filter_and_its_tests_pass(
     assert report["abi_version"] == "0.2.0"
     assert report["abi_marker"] == "proxy_abi_version_0_2_0"
     assert report["filter_types"] == ["http"]
+    assert (report["language"], report["sdk"]) == ("assemblyscript", "solo-io/proxy-runtime")
     assert {"proxy_on_configure", "proxy_on_response_headers"} <= set(report["callbacks"])
     assert report["size"] == built.module.stat().st_size
     assert report["sha256"] == built.sha256

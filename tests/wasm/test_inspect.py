@@ -84,6 +84,15 @@ def test_assemblyscript_shaped_module(build_wat: BuildWat) -> None:
     assert "env.abort" in report.unknown_imports
 
 
+def test_assemblyscript_built_with_abort_mapped_to_proc_exit(build_wat: BuildWat) -> None:
+    # What `wasmhub build` makes of the AssemblyScript template: no env.abort, no
+    # producers section; the runtime's own exports are the evidence.
+    report = inspect_module(build_wat("assemblyscript_proc_exit"))
+    assert (report.language, report.toolchain) == ("assemblyscript", "asc")
+    assert report.sdk == "solo-io/proxy-runtime"
+    assert report.unknown_imports == ()
+
+
 def test_plain_module_is_not_proxy_wasm(build_wat: BuildWat) -> None:
     report = inspect_module(build_wat("plain_module"))
     assert not report.is_proxy_wasm

@@ -109,12 +109,19 @@ def _from_shapes(module: ParsedModule, guess: LanguageGuess) -> None:
         if guess.toolchain is None:
             guess.toolchain = "emscripten"
         guess.evidence.append("imports env.emscripten_*")
-    if "abort" in env and {"__new", "__alloc", "__pin", "__retain"} & exports:
+    # `__rtti_base` and the 0.17 reference-counting pair are AssemblyScript's own
+    # runtime exports; `env.abort` is not required, because the usual proxy-wasm build
+    # (`--use abort=abort_proc_exit`) maps abort to WASI's proc_exit instead.
+    as_runtime = "__rtti_base" in exports or {"__retain", "__release"} <= exports
+    if as_runtime or ("abort" in env and {"__new", "__alloc", "__pin", "__retain"} & exports):
         if guess.language is None:
             guess.language = "assemblyscript"
         if guess.toolchain is None:
             guess.toolchain = "asc"
-        guess.evidence.append("imports env.abort and exports the AssemblyScript runtime")
+        guess.evidence.append(
+            "exports the AssemblyScript runtime (__rtti_base / __retain+__release)"
+            if as_runtime else "imports env.abort and exports the AssemblyScript runtime"
+        )
     if (
         guess.language == "assemblyscript"
         and guess.sdk is None
