@@ -17,10 +17,10 @@ from wasmhub.client.errors import (
     RegistryNotFoundError,
     UnreachableError,
 )
-from wasmhub.client.reference import Reference
 from wasmhub.client.registry import OCI_INDEX, OCI_MANIFEST, RegistryClient, sha256_digest
 from wasmhub.client.transfer import copy_image
 from wasmhub.errors import NotFoundError, UpstreamError
+from wasmhub.oci.reference import Reference
 
 pytestmark = pytest.mark.interop
 

@@ -36,7 +36,6 @@ from wasmhub.client.credentials import Credential, DockerConfig
 from wasmhub.client.errors import RegistryError
 from wasmhub.client.hub import HubClient, default_hub_url
 from wasmhub.client.project import ICON_EXTENSIONS, collect_project
-from wasmhub.client.reference import Reference, ReferenceError
 from wasmhub.client.registry import RegistryClient
 from wasmhub.client.transfer import BlobFetcher, TransferCallback, copy_image, push_image
 from wasmhub.errors import (
@@ -46,6 +45,7 @@ from wasmhub.errors import (
     NotFoundError,
     WasmhubError,
 )
+from wasmhub.oci.reference import Reference, ReferenceInvalid
 
 if TYPE_CHECKING:
     from wasmhub.wasm.layouts import PackedImage, UnpackedPlugin
@@ -75,7 +75,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except (ConfigError, ReferenceError) as exc:
+        except (ConfigError, ReferenceInvalid) as exc:
             fail(exc.message, code=2)
         except WasmhubError as exc:
             fail(exc.message, code=1)

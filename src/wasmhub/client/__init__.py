@@ -1,8 +1,8 @@
 """Clients for remote services: any OCI registry (``registry``) and the hub API (``hub``).
 
-``reference`` parses image references, ``credentials`` reads and writes Docker's
-``config.json``, ``auth`` answers registry challenges, ``transfer`` pushes, pulls and copies
-whole images, ``errors`` holds the typed errors they raise.
+``credentials`` reads and writes Docker's ``config.json``, ``auth`` answers registry
+challenges, ``transfer`` pushes, pulls and copies whole images, ``errors`` holds the typed
+errors they raise. Image references are ``wasmhub.oci.reference.Reference`` (re-exported).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from wasmhub.client.errors import (
     UnreachableError,
 )
 from wasmhub.client.hub import HubClient
-from wasmhub.client.reference import Reference
 from wasmhub.client.registry import Descriptor, Manifest, RegistryClient
+from wasmhub.oci.reference import Reference
 
 __all__ = [
     "Credential",

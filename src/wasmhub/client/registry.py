@@ -37,7 +37,8 @@ from wasmhub.client.errors import (
     error_from_response,
     unreachable,
 )
-from wasmhub.client.reference import DIGEST_RE, is_loopback_host
+from wasmhub.oci.digest import is_valid_digest
+from wasmhub.oci.reference import is_loopback_host
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -426,7 +427,7 @@ class RegistryClient:
         if not media_type or media_type == "application/json":
             with contextlib.suppress(ValueError, AttributeError):
                 media_type = str(json.loads(payload).get("mediaType") or media_type)
-        expected = reference if DIGEST_RE.match(reference) else (
+        expected = reference if is_valid_digest(reference) else (
             response.headers.get("docker-content-digest") or sha256_digest(payload))
         hasher = _hasher(expected)
         hasher.update(payload)

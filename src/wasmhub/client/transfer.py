@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from wasmhub.client.reference import Reference
 from wasmhub.client.registry import Manifest, ProgressCallback, RegistryClient
+from wasmhub.oci.reference import Reference
 
 TransferCallback = Callable[[str, int, int | None], None]
 """``callback(label, bytes_done, bytes_total)`` where label is a short blob digest."""

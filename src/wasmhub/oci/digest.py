@@ -84,6 +84,15 @@ def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def is_valid_digest(text: str) -> bool:
+    """True when ``text`` is a digest :meth:`Digest.parse` accepts."""
+    try:
+        Digest.parse(text)
+    except DigestInvalid:
+        return False
+    return True
+
+
 def is_digest(text: str) -> bool:
     """True when ``text`` looks like a digest (any algorithm); tags never contain ':'."""
     return ":" in text

@@ -1,9 +1,11 @@
+"""Image references: parse, print, default registry, typed errors, loopback hosts."""
+
 from __future__ import annotations
 
 import pytest
 
-from wasmhub.client.reference import Reference, ReferenceError, is_loopback_host
 from wasmhub.errors import InputError
+from wasmhub.oci.reference import Reference, ReferenceInvalid, is_loopback_host
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -46,7 +48,7 @@ def test_default_registry_and_reference_property() -> None:
     ],
 )
 def test_parse_errors(text: str, fragment: str) -> None:
-    with pytest.raises(ReferenceError, match=fragment) as info:
+    with pytest.raises(ReferenceInvalid, match=fragment) as info:
         Reference.parse(text)
     assert isinstance(info.value, InputError)
 
@@ -57,3 +59,20 @@ def test_loopback() -> None:
     assert is_loopback_host("[::1]:80")
     assert not is_loopback_host("ghcr.io")
     assert not is_loopback_host("10.0.0.1:5000")
+
+
+def test_oci_grammar_limits() -> None:
+    sha512 = "sha512:" + "b" * 128
+    assert Reference.parse(f"reg.io/a@{sha512}").digest == sha512
+    with pytest.raises(ReferenceInvalid, match="invalid digest"):
+        Reference.parse("reg.io/a@sha256:" + "A" * 64)
+    with pytest.raises(ReferenceInvalid, match="longer than 255"):
+        Reference.parse("reg.io/" + "a" * 256)
+
+
+def test_old_client_import_path_still_works() -> None:
+    from wasmhub.client import reference as old
+
+    assert old.Reference is Reference
+    assert old.ReferenceError is ReferenceInvalid
+    assert old.is_loopback_host is is_loopback_host
