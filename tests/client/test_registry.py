@@ -17,9 +17,10 @@ from wasmhub.client.errors import (
     RegistryNotFoundError,
     UnreachableError,
 )
-from wasmhub.client.registry import OCI_INDEX, OCI_MANIFEST, RegistryClient, sha256_digest
+from wasmhub.client.registry import RegistryClient, sha256_digest
 from wasmhub.client.transfer import copy_image
 from wasmhub.errors import NotFoundError, UpstreamError
+from wasmhub.oci.media_types import MediaType
 from wasmhub.oci.reference import Reference
 
 pytestmark = pytest.mark.interop
@@ -41,13 +42,13 @@ def push_simple(client: RegistryClient, repository: str, tag: str, layer: bytes)
     client.upload_blob(repository, config)
     client.upload_blob(repository, layer)
     manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "schemaVersion": 2, "mediaType": MediaType.OCI_MANIFEST,
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                    "digest": sha256_digest(config), "size": len(config)},
         "layers": [{"mediaType": "application/octet-stream",
                     "digest": sha256_digest(layer), "size": len(layer)}],
     }).encode()
-    return client.put_manifest(repository, tag, manifest, OCI_MANIFEST)
+    return client.put_manifest(repository, tag, manifest, MediaType.OCI_MANIFEST)
 
 
 def test_ping_uses_plain_http_on_loopback(client: RegistryClient) -> None:
@@ -99,7 +100,7 @@ def test_manifest_round_trip_and_head(client: RegistryClient) -> None:
     digest = push_simple(client, name, "v1", b"layer")
     manifest = client.get_manifest(name, "v1")
     assert manifest.digest == digest
-    assert manifest.media_type == OCI_MANIFEST
+    assert manifest.media_type == MediaType.OCI_MANIFEST
     assert client.get_manifest(name, digest).payload == manifest.payload
     head = client.head_manifest(name, "v1")
     assert head is not None and head.digest == digest and head.size == len(manifest.payload)
@@ -145,9 +146,9 @@ def test_index_copy(client: RegistryClient) -> None:
     src, dst = repo(), repo()
     child = push_simple(client, src, "child", b"child layer")
     child_size = len(client.get_manifest(src, child).payload)
-    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
-        {"mediaType": OCI_MANIFEST, "digest": child, "size": child_size}]}).encode()
-    index_digest = client.put_manifest(src, "multi", index, OCI_INDEX)
+    index = json.dumps({"schemaVersion": 2, "mediaType": MediaType.OCI_INDEX, "manifests": [
+        {"mediaType": MediaType.OCI_MANIFEST, "digest": child, "size": child_size}]}).encode()
+    index_digest = client.put_manifest(src, "multi", index, MediaType.OCI_INDEX)
     copy_image(client, Reference.parse(f"{client.registry}/{src}:multi"),
                client, Reference.parse(f"{client.registry}/{dst}:multi"))
     assert client.get_manifest(dst, "multi").digest == index_digest
@@ -187,5 +188,5 @@ def test_digest_verification(client: RegistryClient, registry: RunningServer) ->
     # asking for a manifest by a tag gives the registry's digest; the bytes must hash to it
     manifest = client.get_manifest(name, "v1")
     raw = httpx.get(f"{registry.url}/v2/{name}/manifests/v1",
-                    headers={"Accept": OCI_MANIFEST}).content
+                    headers={"Accept": MediaType.OCI_MANIFEST}).content
     assert sha256_digest(raw) == manifest.digest

@@ -20,8 +20,8 @@ def manifest(**extra: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": MediaType.OCI_MANIFEST,
-        "config": {"mediaType": MediaType.WASM_CONFIG, "digest": CFG, "size": 2},
-        "layers": [{"mediaType": MediaType.WASM_CONTENT, "digest": LAYER, "size": 5}],
+        "config": {"mediaType": MediaType.CNCF_CONFIG, "digest": CFG, "size": 2},
+        "layers": [{"mediaType": MediaType.WASM_TO_OCI_LAYER, "digest": LAYER, "size": 5}],
     }
     doc.update(extra)
     return {k: v for k, v in doc.items() if v is not None}
@@ -39,7 +39,7 @@ def test_oci_manifest() -> None:
     assert parsed.media_type == MediaType.OCI_MANIFEST
     assert parsed.blob_digests == (CFG, LAYER)
     assert parsed.subject is not None and parsed.subject.digest == LAYER
-    assert parsed.referrer_artifact_type == MediaType.WASM_CONFIG
+    assert parsed.referrer_artifact_type == MediaType.CNCF_CONFIG
     assert parsed.annotations == {"a": "b"} and not parsed.is_index
 
 

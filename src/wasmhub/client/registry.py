@@ -38,14 +38,9 @@ from wasmhub.client.errors import (
     unreachable,
 )
 from wasmhub.oci.digest import is_valid_digest
+from wasmhub.oci.media_types import INDEX_MEDIA_TYPES, MANIFEST_ACCEPT, MediaType
 from wasmhub.oci.reference import is_loopback_host
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-MANIFEST_MEDIA_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST)
-INDEX_MEDIA_TYPES = (OCI_INDEX, DOCKER_MANIFEST_LIST)
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 USER_AGENT = "wasmhub/0.1"
 _LINK_NEXT_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
@@ -417,7 +412,7 @@ class RegistryClient:
     # -- manifests ------------------------------------------------------------------------
 
     def get_manifest(self, repository: str, reference: str,
-                     accept: Sequence[str] = MANIFEST_MEDIA_TYPES) -> Manifest:
+                     accept: Sequence[str] = MANIFEST_ACCEPT) -> Manifest:
         what = f"{self.registry}/{repository}{'@' if ':' in reference else ':'}{reference}"
         response = self._request("GET", f"/v2/{repository}/manifests/{reference}",
                                  scopes=[_repo_scope(repository, "pull")], what=what,
@@ -435,7 +430,7 @@ class RegistryClient:
         return Manifest(payload, media_type, expected)
 
     def head_manifest(self, repository: str, reference: str,
-                      accept: Sequence[str] = MANIFEST_MEDIA_TYPES) -> Descriptor | None:
+                      accept: Sequence[str] = MANIFEST_ACCEPT) -> Descriptor | None:
         """The descriptor of a manifest, or None when it does not exist."""
         try:
             response = self._request(
@@ -495,9 +490,13 @@ class RegistryClient:
         except RegistryError as exc:
             if exc.status not in (404, 405):
                 raise
-        empty: dict[str, Any] = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
+        empty: dict[str, Any] = {
+            "schemaVersion": 2, "mediaType": MediaType.OCI_INDEX.value, "manifests": [],
+        }
         try:
-            index = self.get_manifest(repository, digest.replace(":", "-"), (OCI_INDEX,)).json()
+            index = self.get_manifest(
+                repository, digest.replace(":", "-"), (MediaType.OCI_INDEX,)
+            ).json()
         except RegistryError as exc:
             if exc.status == 404:
                 return empty

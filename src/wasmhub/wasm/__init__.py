@@ -8,6 +8,7 @@ The public API (docs/interfaces.md section 2) is re-exported here; submodules ow
 
 from __future__ import annotations
 
+from wasmhub.oci.media_types import MediaType
 from wasmhub.wasm.compat import CompatibilityVerdict, compatibility
 from wasmhub.wasm.errors import LayoutError, PluginYamlError, WasmFormatError
 from wasmhub.wasm.layouts import (
@@ -20,7 +21,7 @@ from wasmhub.wasm.layouts import (
     pack,
     unpack,
 )
-from wasmhub.wasm.media_types import Annotation, MediaType
+from wasmhub.wasm.media_types import Annotation
 from wasmhub.wasm.plugin_yaml import (
     Category,
     FilterType,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from wasmhub.oci.media_types import MediaType
 from wasmhub.wasm.errors import LayoutError
 from wasmhub.wasm.media_types import (
     HIGRESS_METADATA_LAYERS,
@@ -32,7 +33,6 @@ from wasmhub.wasm.media_types import (
     SOLO_CONFIGS,
     TAR_LAYERS,
     Annotation,
-    MediaType,
 )
 from wasmhub.wasm.report import ModuleReport, inspect_module
 from wasmhub.wasm.tarball import build_tar, gunzip_bounded, gzip_bytes, read_tar_files
