@@ -11,8 +11,9 @@ from tests.client.authproxy import AuthProxy
 from wasmhub.client.auth import parse_challenge
 from wasmhub.client.credentials import Credential, DockerConfig
 from wasmhub.client.errors import RegistryAuthenticationError
-from wasmhub.client.registry import RegistryClient, sha256_digest
+from wasmhub.client.registry import RegistryClient
 from wasmhub.errors import AuthenticationError
+from wasmhub.oci.digest import sha256_digest
 
 pytestmark = pytest.mark.interop
 

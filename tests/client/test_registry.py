@@ -17,9 +17,10 @@ from wasmhub.client.errors import (
     RegistryNotFoundError,
     UnreachableError,
 )
-from wasmhub.client.registry import RegistryClient, sha256_digest
+from wasmhub.client.registry import RegistryClient
 from wasmhub.client.transfer import copy_image
 from wasmhub.errors import NotFoundError, UpstreamError
+from wasmhub.oci.digest import sha256_digest
 from wasmhub.oci.media_types import MediaType
 from wasmhub.oci.reference import Reference
 
@@ -84,6 +85,19 @@ def test_chunked_upload_reports_progress(client: RegistryClient, tmp_path: Path)
     client.download_blob(name, digest, out, progress=lambda d, t: streamed.append(d))
     assert out.read_bytes() == data
     assert streamed[-1] == len(data)
+
+
+def test_fetch_limit_and_failed_download_leave_nothing(
+    client: RegistryClient, tmp_path: Path
+) -> None:
+    name = repo()
+    digest = client.upload_blob(name, b"x" * 100)
+    with pytest.raises(UpstreamError, match="larger than 10 bytes"):
+        client.fetch_blob(name, digest, max_bytes=10)
+    out = tmp_path / "blob"
+    with pytest.raises(RegistryNotFoundError):
+        client.download_blob(name, sha256_digest(b"not there"), out)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_blob_missing(client: RegistryClient) -> None:

@@ -15,7 +15,6 @@ progress)/``mount_blob``/``download_blob``/``fetch_blob``/``delete_blob``, manif
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -37,7 +36,13 @@ from wasmhub.client.errors import (
     error_from_response,
     unreachable,
 )
-from wasmhub.oci.digest import is_valid_digest
+from wasmhub.oci.digest import (
+    DigestAlgorithm,
+    Hasher,
+    is_valid_digest,
+    new_hasher,
+    sha256_digest,
+)
 from wasmhub.oci.media_types import INDEX_MEDIA_TYPES, MANIFEST_ACCEPT, MediaType
 from wasmhub.oci.reference import is_loopback_host
 
@@ -49,20 +54,17 @@ ProgressCallback = Callable[[int, int | None], None]
 """Called as ``progress(bytes_done, bytes_total_or_None)`` during transfers."""
 
 
-def sha256_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def _hasher(digest: str) -> Any:
-    algorithm = digest.split(":", 1)[0]
-    if algorithm not in ("sha256", "sha512"):
-        raise RegistryUpstreamError(f"unsupported digest algorithm in {digest!r}")
-    return hashlib.new(algorithm)
+def _hasher(digest: str) -> Hasher:
+    try:
+        algorithm = DigestAlgorithm(digest.split(":", 1)[0])
+    except ValueError:
+        raise RegistryUpstreamError(f"unsupported digest algorithm in {digest!r}") from None
+    return new_hasher(algorithm)
 
 
 def file_digest(path: Path) -> tuple[str, int]:
     """(``sha256:...``, size) of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
+    h = new_hasher()
     size = 0
     with path.open("rb") as handle:
         while chunk := handle.read(1024 * 1024):
@@ -346,29 +348,24 @@ class RegistryClient:
                               what="cancel upload", expected=(204, 200, 202, 404))
         return False
 
-    def _open_blob(self, repository: str, digest: str) -> httpx.Response:
-        return self._request("GET", f"/v2/{repository}/blobs/{digest}",
-                             scopes=[_repo_scope(repository, "pull")],
-                             what=f"{self.registry}/{repository}@{digest}", stream=True)
+    def _read_blob(self, repository: str, digest: str, sink: Callable[[bytes], object],
+                   progress: ProgressCallback | None) -> int:
+        """Stream a blob into ``sink`` chunk by chunk, then verify it against ``digest``.
 
-    def fetch_blob(self, repository: str, digest: str, *, max_bytes: int = 256 << 20,
-                   progress: ProgressCallback | None = None) -> bytes:
-        """The blob's bytes in memory, verified against ``digest``."""
+        ``sink`` may raise to stop the download; returns the number of bytes read.
+        """
         hasher = _hasher(digest)
-        parts: list[bytes] = []
         done = 0
-        response = self._open_blob(repository, digest)
+        response = self._request("GET", f"/v2/{repository}/blobs/{digest}",
+                                 scopes=[_repo_scope(repository, "pull")],
+                                 what=f"{self.registry}/{repository}@{digest}", stream=True)
         total = int(response.headers["content-length"]) if (
             response.headers.get("content-length", "").isdigit()) else None
         try:
             for chunk in response.iter_bytes(1024 * 1024):
-                done += len(chunk)
-                if done > max_bytes:
-                    raise RegistryUpstreamError(
-                        f"blob {digest} is larger than {max_bytes} bytes; refusing to buffer it"
-                    )
+                sink(chunk)
                 hasher.update(chunk)
-                parts.append(chunk)
+                done += len(chunk)
                 if progress is not None:
                     progress(done, total)
         except httpx.TransportError as exc:
@@ -376,31 +373,35 @@ class RegistryClient:
         finally:
             response.close()
         _verify(hasher, digest, f"{self.registry}/{repository}")
+        return done
+
+    def fetch_blob(self, repository: str, digest: str, *, max_bytes: int = 256 << 20,
+                   progress: ProgressCallback | None = None) -> bytes:
+        """The blob's bytes in memory, verified against ``digest``."""
+        parts: list[bytes] = []
+        size = 0
+
+        def keep(chunk: bytes) -> None:
+            nonlocal size
+            size += len(chunk)
+            if size > max_bytes:
+                raise RegistryUpstreamError(
+                    f"blob {digest} is larger than {max_bytes} bytes; refusing to buffer it"
+                )
+            parts.append(chunk)
+
+        self._read_blob(repository, digest, keep, progress)
         return b"".join(parts)
 
     def download_blob(self, repository: str, digest: str, dest: Path,
                       *, progress: ProgressCallback | None = None) -> int:
         """Stream a blob to ``dest`` (via a temporary file), verifying its digest."""
-        hasher = _hasher(digest)
         tmp = dest.with_name(f".{dest.name}.part")
-        done = 0
-        response = self._open_blob(repository, digest)
-        total = int(response.headers["content-length"]) if (
-            response.headers.get("content-length", "").isdigit()) else None
         try:
             with tmp.open("wb") as handle:
-                for chunk in response.iter_bytes(1024 * 1024):
-                    hasher.update(chunk)
-                    handle.write(chunk)
-                    done += len(chunk)
-                    if progress is not None:
-                        progress(done, total)
-            _verify(hasher, digest, f"{self.registry}/{repository}")
+                done = self._read_blob(repository, digest, handle.write, progress)
             os.replace(tmp, dest)
-        except httpx.TransportError as exc:
-            raise unreachable(self.registry, exc) from exc
         finally:
-            response.close()
             tmp.unlink(missing_ok=True)
         return done
 
@@ -507,7 +508,7 @@ class RegistryClient:
         return index
 
 
-def _verify(hasher: Any, digest: str, where: str) -> None:
+def _verify(hasher: Hasher, digest: str, where: str) -> None:
     actual = f"{digest.split(':', 1)[0]}:{hasher.hexdigest()}"
     if actual != digest:
         raise DigestMismatchError(f"{where}: content is {actual}, expected {digest}")
