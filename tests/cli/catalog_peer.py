@@ -8,19 +8,16 @@ rendering and paging independently of the hub's own catalog.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.support.servers import free_port
+from tests.support.servers import serving_in_thread
 
 
 def summary(name: str, description: str, *, category: str = "traffic",
@@ -68,18 +65,5 @@ def app(plugins: list[dict[str, Any]]) -> Starlette:
 
 @contextmanager
 def running_catalog(plugins: list[dict[str, Any]]) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app(plugins), host="127.0.0.1", port=port,
-                                          log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("catalog peer did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving_in_thread(app(plugins), "catalog peer") as url:
+        yield url

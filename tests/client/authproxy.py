@@ -12,21 +12,18 @@ from __future__ import annotations
 
 import base64
 import secrets
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.servers import free_port
+from tests.support.servers import free_port, serving_in_thread
 
 SERVICE = "test-registry"
 
@@ -159,18 +156,5 @@ class AuthProxy:
 def running_auth_proxy(mode: str, upstream: str) -> Iterator[AuthProxy]:
     port = free_port()
     proxy = AuthProxy(mode=mode, upstream=upstream, url=f"http://127.0.0.1:{port}")
-    config = uvicorn.Config(proxy.app(), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("auth proxy did not start")
-        time.sleep(0.02)
-    try:
+    with serving_in_thread(proxy.app(), "auth proxy", port):
         yield proxy
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

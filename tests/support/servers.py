@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+from starlette.types import ASGIApp
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -143,3 +146,23 @@ def running_distribution(root: Path, port: int | None = None) -> Iterator[Runnin
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=15)
+
+
+@contextmanager
+def serving_in_thread(app: ASGIApp, name: str, port: int | None = None) -> Iterator[str]:
+    """Serve a small ASGI app (a test peer) under uvicorn in a thread; yield its URL."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True, name=name)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"{name} did not start on port {port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
