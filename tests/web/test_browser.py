@@ -83,6 +83,8 @@ def test_config_form_produces_valid_json(page: Page, server: RunningServer, shot
     page.get_by_label("Hosts").fill("a.example\nb.example")
     page.get_by_label("Cluster").fill("auth")
     expect(status).to_have_text("Valid configuration.")
+    # The status may already read valid before the last field's update lands: wait for it.
+    expect(output).to_contain_text('"auth"')
     live = json.loads(output.inner_text())
 
     page.get_by_role("button", name="Validate and generate JSON").click()
