@@ -68,11 +68,3 @@ def test_oci_grammar_limits() -> None:
         Reference.parse("reg.io/a@sha256:" + "A" * 64)
     with pytest.raises(ReferenceInvalid, match="longer than 255"):
         Reference.parse("reg.io/" + "a" * 256)
-
-
-def test_old_client_import_path_still_works() -> None:
-    from wasmhub.client import reference as old
-
-    assert old.Reference is Reference
-    assert old.ReferenceError is ReferenceInvalid
-    assert old.is_loopback_host is is_loopback_host

@@ -92,7 +92,7 @@ class OciPuller:
         self, fetcher: SafeFetcher, registry: str, repository: str, *, scheme: str | None = None
     ) -> None:
         """``scheme``: ``http`` or ``https``; by default http for loopback hosts only."""
-        from wasmhub.client.reference import is_loopback_host
+        from wasmhub.oci.reference import is_loopback_host
 
         self.fetcher = fetcher
         self.repository = repository
@@ -231,8 +231,8 @@ def add_plugin_by_url(
     hub: Hub, catalog: CatalogService, registration: Registration
 ) -> tuple[str, str]:
     """Import the plugin at ``registration.url``; returns its (namespace, name)."""
-    from wasmhub.client.reference import Reference
     from wasmhub.oci.names import validate_name
+    from wasmhub.oci.reference import Reference
     from wasmhub.registry.service import RegistryService
     from wasmhub.wasm.registry_hook import analyse_manifest
 
