@@ -179,17 +179,26 @@ def test_read_nowait_never_creates_a_database(tmp_path: Path) -> None:
         memory.dispose()
 
 
-def test_after_response_runs_later_or_first_when_full() -> None:
+def test_after_response_runs_beside_the_response_or_first_when_full() -> None:
     ran: list[str] = []
+    gate = threading.Event()
+
+    def slow(label: str) -> None:
+        gate.wait(5)
+        ran.append(label)
 
     async def scenario() -> None:
         deferred = AfterResponse(limit=1)
-        response = await deferred.attach(Response(b"x"), ran.append, "later")
-        assert ran == [] and response.background is not None
-        await response.background()
+        response = await deferred.attach(Response(b"x"), slow, "later")
+        assert response.background is not None and deferred.pending == 1
+        assert ran == []  # the handler did not wait for it
+        gate.set()
+        await response.background()  # what Starlette runs once the body is sent
         assert ran == ["later"] and deferred.pending == 0
         full = AfterResponse(limit=0)
         response = await full.attach(Response(b"x"), ran.append, "first")
         assert ran == ["later", "first"] and response.background is None
+        deferred.close()
+        full.close()
 
     asyncio.run(scenario())

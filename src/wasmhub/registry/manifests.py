@@ -31,8 +31,11 @@ from wasmhub.registry.base import (
 from wasmhub.registry.records import ManifestRecord
 from wasmhub.registry.service import RegistryService
 
-# Downloads waiting to be counted after their responses, per process (see AfterResponse).
+# Downloads waiting to be counted after their responses, per process (see AfterResponse),
+# and the threads counting them: one on SQLite (its writes take turns anyway), a few on a
+# database server, where each count waits on a network round trip.
 MAX_PENDING_DOWNLOADS = 16
+DOWNLOAD_LANES_SERVER_DB = 4
 
 
 def accepted_types(request: Request) -> set[str]:
@@ -53,7 +56,9 @@ def check_accept(request: Request, record: ManifestRecord) -> None:
 
 def routes(service: RegistryService) -> list[Route]:
     limit = service.max_manifest_bytes
-    downloads = AfterResponse(MAX_PENDING_DOWNLOADS)
+    downloads = AfterResponse(
+        MAX_PENDING_DOWNLOADS, lanes=1 if service.db.is_sqlite else DOWNLOAD_LANES_SERVER_DB
+    )
 
     @endpoint
     async def manifest(request: Request) -> Response:
