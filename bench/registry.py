@@ -61,29 +61,45 @@ DOCS = REPO_ROOT / "docs" / "benchmarks.md"
 
 # Analysis written next to the table (kept here so a re-run keeps it; update with findings).
 NOTES = [
-    "The target is every ratio >= 1.0. Missed: manifest GET by tag with 1 worker, "
-    "0.82 in the run above (18% short), 0.86 and 1.01 in two earlier full runs the same "
-    "day; with 2 workers it is 1.20-1.74. Blob GET 10 MiB is at parity to slightly "
-    "ahead (1.01-1.17): both servers are near what loopback gives with wrk on the same "
-    "two vCPUs.",
-    "Where manifest GET time goes (`--profile manifest-get`, py-spy on the 1-worker "
-    "server): a quarter to a third of the worker threads' busy samples were spent "
-    "*opening SQLite connections* (`Pool.connect` + the four PRAGMAs in "
-    "`wasmhub/db/engine.py:_sqlite_pragmas`, `journal_mode=WAL` first) and closing them "
-    "again. SQLAlchemy's default QueuePool keeps 5 connections (+10 overflow, closed on "
-    "return) while Starlette's thread pool runs up to 40 handlers, so under 16 "
-    "connections most requests open a fresh connection. Giving the SQLite engine "
-    "`pool_size=64, max_overflow=64` (tried through a sitecustomize patch, not "
-    "committed) raised 1-worker manifest GET from 1,215 to 1,434 and from 1,223 to "
-    "1,314 req/s in two back-to-back pairs. The rest of the request is the hop to the "
-    "thread pool, one ORM `Session` per request, and the loopback write itself (about a "
-    "third of the event-loop thread's samples).",
-    "Blob GETs and pushes are ahead with either worker count. Distribution's blob GET "
-    "throughput at 1 MiB is well below its 10 MiB figure, so its cost is per request "
-    "rather than per byte there (not profiled further).",
-    "This 2-vCPU machine was shared with other engineers' test runs during the "
-    "measurement (load average above); absolute figures are lower bounds, the "
-    "same-run ratios are the result. The Python push client shares the CPUs too.",
+    "The target is every ratio >= 1.0: met in both full runs on 2026-11-21 (the table is "
+    "the second; the first, 01:09 UTC, load 0.6 / 2.6, gave manifest GET 1.08 with 1 "
+    "worker and 1.89 with 2, blob GET 1.41 / 1.24 / 2.88 / 1.21, pushes 1.90-2.07). "
+    "Before this change 1-worker manifest GET was the one miss: 0.82, 0.86 and 1.01 in "
+    "three full runs, 0.88 in a quick one. Its margin is the thinnest in the table "
+    "(8-12%); the reason is the next-but-one note.",
+    "What changed for manifest GET/HEAD (`wasmhub/registry/manifests.py`): (1) the "
+    "tag (or digest) is resolved by one Core statement from the tag's primary key, run "
+    "on the event loop through `Database.read_nowait` (a raw SQLite reader, "
+    "`query_only`, busy timeout 0: under WAL it never waits for a writer, and if the "
+    "database is ever busy the same statement runs in a worker thread as before); it "
+    "was an ORM `Session` in the thread pool, about 0.5 ms plus a 0.06-0.13 ms thread "
+    "hop for a 5 us indexed read. Every request still asks the database, so a tag moved "
+    "by another worker is served by the next GET (tested across 2 real workers). "
+    "(2) The `ManifestFetched` event (the catalog's download count) is queued when the "
+    "response is ready and runs on one dedicated thread while and after it is sent, "
+    "instead of before the response; at most 16 wait per process, beyond which a GET "
+    "waits for its count before responding, so sustained load pays for every count and "
+    "nothing piles up. Run as Starlette background tasks in the shared thread pool, the "
+    "counts fought the event loop for the GIL, the more so the more were allowed at "
+    "once: 940-1,430 req/s with 64, 1,450-2,000 with 16, 2,190-2,460 with 2 (one "
+    "back-to-back run, load average 7).",
+    "Where 1-worker manifest GET time goes now: the catalog's `count_download` (an ORM "
+    "session and a plugin lookup, even for a repository that is not a plugin, as here) "
+    "costs about 250 us of CPU per GET, some two thirds of the request: with it patched "
+    "out for a diagnostic run (not committed) the same server did 6,960-7,580 req/s "
+    "instead of 2,490-2,610. Counting downloads in batches in the catalog is the next "
+    "big win. The other one is the garbage collector: under this load CPython ran a "
+    "full collection about every 0.5 s at about 100 ms each (about 150,000 tracked "
+    "objects), which is also why wasmhub's p99 is 80-100 ms against distribution's "
+    "21-30 ms; `gc.collect(); gc.freeze()` once the app is built (tried through a "
+    "sitecustomize patch, not committed: the server entry point is outside the "
+    "registry) gave 3,230-3,330 instead of 2,600-2,620 req/s and p99 9-11 ms.",
+    "Blob GETs and pushes are ahead with either worker count (unchanged code).",
+    "A quick run on a busier machine (load average 6-10) gave 1-worker manifest GET "
+    "2.04 (1,873 vs 920 req/s): distribution's throughput fell further than wasmhub's; "
+    "the quieter full runs above are the conservative figures. Absolute numbers vary "
+    "with the other engineers' jobs on these 2 vCPUs (load average above); the same-run "
+    "ratios are the result. The Python push client shares the CPUs too.",
 ]
 
 
