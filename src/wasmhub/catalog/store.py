@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from wasmhub.catalog.models import CatalogFacet, CatalogPlugin, CatalogVersion, utcnow
@@ -209,19 +209,28 @@ def remove_versions(
 
 
 def count_download(session: Session, repository: str, digest: str, reference: str) -> bool:
-    """Add one download to the fetched version (by tag, else every tag of the digest)."""
-    plugin = plugin_for_repository(session, repository, create=False)
-    if plugin is None:
-        return False
-    versions = list(
-        session.scalars(select(CatalogVersion).where(CatalogVersion.plugin_id == plugin.id))
+    """Add one download to the fetched version (by tag, else every tag of the digest).
+
+    Runs on every manifest GET, so it is three small statements rather than ORM loads,
+    and the increments happen in SQL: concurrent pulls in several workers all count.
+    """
+    plugin_id = session.scalar(
+        select(CatalogPlugin.id).where(CatalogPlugin.repository == repository)
     )
-    by_tag = [v for v in versions if v.tag == reference and v.digest == digest]
-    chosen = by_tag or [v for v in versions if v.digest == digest]
-    if not chosen:
+    if plugin_id is None:
+        return False  # not a plugin (or not indexed): nothing to count
+    bump = update(CatalogVersion).values(downloads=CatalogVersion.downloads + 1)
+    of_digest = (CatalogVersion.plugin_id == plugin_id, CatalogVersion.digest == digest)
+    counted = session.execute(
+        bump.where(*of_digest, CatalogVersion.tag == reference)
+    ).rowcount  # type: ignore[attr-defined]
+    if not counted:
+        counted = session.execute(bump.where(*of_digest)).rowcount  # type: ignore[attr-defined]
+    if not counted:
         return False
-    for version in chosen:
-        version.downloads = (version.downloads or 0) + 1
-    plugin.downloads = (plugin.downloads or 0) + 1
-    session.flush()
+    session.execute(
+        update(CatalogPlugin)
+        .where(CatalogPlugin.id == plugin_id)
+        .values(downloads=CatalogPlugin.downloads + 1)
+    )
     return True
