@@ -61,45 +61,35 @@ DOCS = REPO_ROOT / "docs" / "benchmarks.md"
 
 # Analysis written next to the table (kept here so a re-run keeps it; update with findings).
 NOTES = [
-    "The target is every ratio >= 1.0: met in both full runs on 2026-11-21 (the table is "
-    "the second; the first, 01:09 UTC, load 0.6 / 2.6, gave manifest GET 1.08 with 1 "
-    "worker and 1.89 with 2, blob GET 1.41 / 1.24 / 2.88 / 1.21, pushes 1.90-2.07). "
-    "Before this change 1-worker manifest GET was the one miss: 0.82, 0.86 and 1.01 in "
-    "three full runs, 0.88 in a quick one. Its margin is the thinnest in the table "
-    "(8-12%); the reason is the next-but-one note.",
-    "What changed for manifest GET/HEAD (`wasmhub/registry/manifests.py`): (1) the "
-    "tag (or digest) is resolved by one Core statement from the tag's primary key, run "
-    "on the event loop through `Database.read_nowait` (a raw SQLite reader, "
-    "`query_only`, busy timeout 0: under WAL it never waits for a writer, and if the "
-    "database is ever busy the same statement runs in a worker thread as before); it "
-    "was an ORM `Session` in the thread pool, about 0.5 ms plus a 0.06-0.13 ms thread "
-    "hop for a 5 us indexed read. Every request still asks the database, so a tag moved "
-    "by another worker is served by the next GET (tested across 2 real workers). "
-    "(2) The `ManifestFetched` event (the catalog's download count) is queued when the "
-    "response is ready and runs on one dedicated thread while and after it is sent, "
-    "instead of before the response; at most 16 wait per process, beyond which a GET "
-    "waits for its count before responding, so sustained load pays for every count and "
-    "nothing piles up. Run as Starlette background tasks in the shared thread pool, the "
-    "counts fought the event loop for the GIL, the more so the more were allowed at "
-    "once: 940-1,430 req/s with 64, 1,450-2,000 with 16, 2,190-2,460 with 2 (one "
-    "back-to-back run, load average 7).",
-    "Where 1-worker manifest GET time goes now: the catalog's `count_download` (an ORM "
-    "session and a plugin lookup, even for a repository that is not a plugin, as here) "
-    "costs about 250 us of CPU per GET, some two thirds of the request: with it patched "
-    "out for a diagnostic run (not committed) the same server did 6,960-7,580 req/s "
-    "instead of 2,490-2,610. Counting downloads in batches in the catalog is the next "
-    "big win. The other one is the garbage collector: under this load CPython ran a "
-    "full collection about every 0.5 s at about 100 ms each (about 150,000 tracked "
-    "objects), which is also why wasmhub's p99 is 80-100 ms against distribution's "
-    "21-30 ms; `gc.collect(); gc.freeze()` once the app is built (tried through a "
-    "sitecustomize patch, not committed: the server entry point is outside the "
-    "registry) gave 3,230-3,330 instead of 2,600-2,620 req/s and p99 9-11 ms.",
-    "Blob GETs and pushes are ahead with either worker count (unchanged code).",
-    "A quick run on a busier machine (load average 6-10) gave 1-worker manifest GET "
-    "2.04 (1,873 vs 920 req/s): distribution's throughput fell further than wasmhub's; "
-    "the quieter full runs above are the conservative figures. Absolute numbers vary "
-    "with the other engineers' jobs on these 2 vCPUs (load average above); the same-run "
-    "ratios are the result. The Python push client shares the CPUs too.",
+    "The target is every ratio >= 1.0: met by every workload in the run above (machine "
+    "otherwise idle, load average in the facts). History of the one former miss, "
+    "manifest GET by tag with 1 worker: 0.82, 0.86 and 1.01 in three runs with the "
+    "first implementation; 1.08 and 1.12 after the fast read path below; 1.63 here, "
+    "after the catalog's download count became SQL increments and the start-up heap "
+    "was frozen out of the garbage collector (next notes).",
+    "Manifest GET/HEAD (`wasmhub/registry/manifests.py`): the tag (or digest) is "
+    "resolved by one Core statement from the tag's primary key, run on the event loop "
+    "through `Database.read_nowait` (a raw SQLite reader, `query_only`, busy timeout 0: "
+    "under WAL it never waits for a writer; if the database is ever busy the same "
+    "statement runs in a worker thread). It replaced an ORM `Session` in the thread "
+    "pool, about 0.5 ms plus a 0.06-0.13 ms thread hop for a 5 us indexed read. Every "
+    "request still asks the database, so a tag moved by another worker is served by the "
+    "next GET (tested across 2 real workers). The `ManifestFetched` event (the catalog's "
+    "download count) is queued when the response is ready and runs on one dedicated "
+    "thread; at most 16 wait per process, beyond which a GET waits for its count, so "
+    "sustained load pays for every count and nothing piles up. As Starlette background "
+    "tasks in the shared thread pool the counts fought the event loop for the GIL "
+    "(940-1,430 req/s with 64 allowed at once against 2,190-2,460 with 2).",
+    "Two costs found by profiling (`--profile manifest-get`, py-spy) and removed: the "
+    "catalog's `count_download` loaded ORM objects on every GET (about 250 us of CPU, "
+    "two thirds of a 1-worker request; it is now three small statements with the "
+    "increments done in SQL, which also stops concurrent pulls losing counts), and "
+    "CPython ran a full garbage collection about every 0.5 s under load at about 100 ms "
+    "each, which set wasmhub's p99 at 80-100 ms; `wasmhub/app.py` now calls "
+    "`gc.collect(); gc.freeze()` once the app is built.",
+    "Blob GETs and pushes are ahead with either worker count. Absolute numbers vary "
+    "with other jobs on these 2 vCPUs (load average above); the same-run ratios are the "
+    "result. The Python push client shares the CPUs with the servers.",
 ]
 
 
