@@ -66,6 +66,21 @@ def test_home_search_and_filters(page: Page, server: RunningServer, shots: Path)
     page.screenshot(path=shots / "search.png", full_page=True)
 
 
+def submit_config(page: Page) -> None:
+    """Submit the config form through htmx and wait until the answer is swapped in.
+
+    The client-side status already reads like the server's, so waiting on its text
+    proves nothing; and htmx wires up swapped-in content only after its settle delay,
+    so typing before then goes to a form without listeners.
+    """
+    with page.expect_response(lambda r: r.request.method == "POST"):
+        page.get_by_role("button", name="Validate and generate JSON").click()
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+        " && document.querySelector('form[data-config-form]').dataset.ready === '1'"
+    )
+
+
 def test_config_form_produces_valid_json(page: Page, server: RunningServer, shots: Path) -> None:
     page.goto(server.url + "/plugins/acme/add-header")
     expect(page.get_by_role("heading", name="Add Header", exact=True).first).to_be_visible()
@@ -87,7 +102,7 @@ def test_config_form_produces_valid_json(page: Page, server: RunningServer, shot
     expect(output).to_contain_text('"auth"')
     live = json.loads(output.inner_text())
 
-    page.get_by_role("button", name="Validate and generate JSON").click()
+    submit_config(page)
     expect(page.locator("#config-status")).to_have_text("Valid configuration.")
     expect(page.locator("#code-istio")).to_contain_text("header: x-tenant")
     served = json.loads(page.locator("#config-json").inner_text())
@@ -99,7 +114,7 @@ def test_config_form_produces_valid_json(page: Page, server: RunningServer, shot
 
     # Server-side errors come back into the form.
     page.get_by_label("Header name").fill("x")
-    page.get_by_role("button", name="Validate and generate JSON").click()
+    submit_config(page)
     expect(page.locator("#config-status")).to_contain_text("problem")
     expect(page.locator("[data-errors-for='cfg/header'] .error")).to_contain_text("too short")
     page.locator("#configuration").screenshot(path=shots / "plugin-config-errors.png")
