@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support.wasm_bytes import leb_u32
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -197,19 +199,7 @@ def wasm_module(seed: str, size: int = 2048) -> bytes:
     payload_len = max(0, size - 8 - 1 - 5 - 1 - len(name))
     payload = seeded_bytes(seed, payload_len)
     body = bytes([len(name)]) + name + payload
-    return b"\0asm\x01\0\0\0" + b"\x00" + _leb128(len(body)) + body
-
-
-def _leb128(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    return b"\0asm\x01\0\0\0" + b"\x00" + leb_u32(len(body)) + body
 
 
 def write_layout(directory: Path, refs: dict[str, Artifact]) -> Path:

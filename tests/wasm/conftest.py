@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.wasm_bytes import leb_u32
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 BuildWat = Callable[..., bytes]
@@ -60,18 +62,6 @@ def c_filter_wasm(tmp_path_factory: pytest.TempPathFactory) -> bytes:
         capture_output=True,
     )
     return out.read_bytes()
-
-
-def leb_u32(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def wasm_name(text: str) -> bytes:
