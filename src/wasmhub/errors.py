@@ -11,6 +11,7 @@ escaping to a wire boundary is a bug. The tree, by what the caller did wrong:
 - ``PermissionDeniedError``: authenticated but not allowed (HTTP 403).
 - ``AuthenticationError``: credentials missing or wrong (HTTP 401).
 - ``UpstreamError``: a remote registry or URL we fetched from failed (HTTP 502).
+- ``BusyError``: a configured concurrency limit is reached; retry shortly (HTTP 503).
 - ``StorageError``: the blob store failed underneath us (HTTP 500, logged).
 
 The registry maps its own OCI error codes (``wasmhub.oci.errors``) on ``/v2/``; the
@@ -57,6 +58,10 @@ class PermissionDeniedError(WasmhubError):
 
 class UpstreamError(WasmhubError):
     http_status = 502
+
+
+class BusyError(WasmhubError):
+    http_status = 503
 
 
 class StorageError(WasmhubError):

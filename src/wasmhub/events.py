@@ -5,6 +5,9 @@ events and can always be rebuilt by replaying stored manifests. A subscriber tha
 is logged and does not undo the push (the catalog's ``reindex`` repairs it), except a
 subscriber registered with ``veto=True``: its ``InputError`` rejects the push before
 the manifest is committed (used to refuse a corrupt Wasm module in a plugin layout).
+A veto subscriber may also return a refined event, which later subscribers receive:
+the plugin validator attaches its ``PluginAnalysis`` to ``ManifestPushed.analysis`` so
+the catalog indexes the push from that analysis instead of unpacking it again.
 """
 
 from __future__ import annotations
@@ -12,6 +15,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wasmhub.wasm.registry_hook import PluginAnalysis
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +32,8 @@ class ManifestPushed:
     tag: str | None
     subject: str | None = None
     artifact_type: str | None = None
+    # What the push validator found (None: not a Wasm plugin image, or not analysed).
+    analysis: PluginAnalysis | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,22 +54,30 @@ class ManifestFetched:
 
 Event = ManifestPushed | ManifestDeleted | ManifestFetched
 Handler = Callable[[Event], None]
+# A veto subscriber: raise to refuse, or return a refined event (None: unchanged).
+VetoHandler = Callable[[Event], "Event | None"]
 
 
 @dataclass
 class EventBus:
     """Synchronous fan-out, in subscription order."""
 
-    _handlers: list[tuple[Handler, bool]] = field(default_factory=list)
+    _handlers: list[tuple[VetoHandler, bool]] = field(default_factory=list)
 
-    def subscribe(self, handler: Handler, *, veto: bool = False) -> None:
+    def subscribe(self, handler: VetoHandler | Handler, *, veto: bool = False) -> None:
         self._handlers.append((handler, veto))
 
-    def check(self, event: Event) -> None:
-        """Run veto subscribers only; their errors propagate to reject the change."""
+    def check(self, event: Event) -> Event:
+        """Run veto subscribers only; their errors propagate to reject the change.
+
+        Returns the event to publish: the last refinement a veto subscriber returned.
+        """
         for handler, veto in self._handlers:
             if veto:
-                handler(event)
+                refined = handler(event)
+                if refined is not None:
+                    event = refined
+        return event
 
     def publish(self, event: Event) -> None:
         """Run the ordinary subscribers; their failures are logged, never raised."""

@@ -2,16 +2,30 @@
 
 Built once from Settings and passed explicitly (no globals): handlers reach it through
 ``request.app.state.hub``; CLI commands and tests construct their own.
+
+Besides the infrastructure (settings, database, storage, event bus, the DNS resolver
+add-by-URL uses) it holds the two process-wide limiters that must be shared by every
+request whatever service object serves it: ``analyser`` (plugin image analysis with the
+module size limit and bounded parallel unpacking) and ``importer`` (add-by-URL with its
+cap on concurrent imports). Both are built once, on first use or by :meth:`open`.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from wasmhub.catalog.fetch import Resolver, system_resolver
 from wasmhub.db.engine import Database
 from wasmhub.events import EventBus
 from wasmhub.settings import Settings
 from wasmhub.storage import BlobStore, FilesystemBlobStore
+
+if TYPE_CHECKING:
+    from wasmhub.catalog.adding import PluginImporter
+    from wasmhub.registry.service import RegistryService
+    from wasmhub.wasm.registry_hook import PluginAnalyser
 
 
 @dataclass
@@ -19,19 +33,65 @@ class Hub:
     settings: Settings
     database: Database
     events: EventBus = field(default_factory=EventBus)
+    # Name lookups of add-by-URL; tests inject one so made-up names never reach the DNS.
+    resolver: Resolver = system_resolver
     # Built from settings (not a constructor argument, so existing callers keep working).
     storage: BlobStore = field(init=False)
+    _analyser: PluginAnalyser | None = field(init=False, default=None, repr=False)
+    _importer: PluginImporter | None = field(init=False, default=None, repr=False)
+    _registry: RegistryService | None = field(init=False, default=None, repr=False)
+    _build_lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self.storage = FilesystemBlobStore(self.settings.data_dir)
 
     @classmethod
-    def open(cls, settings: Settings) -> Hub:
+    def open(cls, settings: Settings, *, resolver: Resolver | None = None) -> Hub:
         """A hub with its standing event subscribers, as servers and commands use it."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        hub = cls(settings=settings, database=Database(settings.effective_database_url))
+        hub = cls(settings=settings, database=Database(settings.effective_database_url),
+                  resolver=resolver or system_resolver)
         hub._subscribe_standing_handlers()
         return hub
+
+    @property
+    def analyser(self) -> PluginAnalyser:
+        """The process's plugin analyser (module size limit, bounded unpacking)."""
+        with self._build_lock:
+            if self._analyser is None:
+                from wasmhub.wasm.registry_hook import PluginAnalyser
+
+                self._analyser = PluginAnalyser(
+                    max_module_bytes=self.settings.max_module_bytes,
+                    max_concurrent=self.settings.max_concurrent_unpacks,
+                )
+            return self._analyser
+
+    @property
+    def importer(self) -> PluginImporter:
+        """The process's add-by-URL importer (caps concurrent imports)."""
+        with self._build_lock:
+            if self._importer is None:
+                from wasmhub.catalog.adding import PluginImporter
+
+                self._importer = PluginImporter(self)
+            return self._importer
+
+    def read_plugin_blob(self, repository: str, digest: str) -> bytes:
+        """A blob of ``repository`` for plugin analysis, read no further than any plugin
+        image's blob may be (``LayoutError`` past that; memory stays bounded)."""
+        from wasmhub.registry.service import RegistryService
+        from wasmhub.wasm.errors import LayoutError
+
+        limit = self.analyser.max_blob_bytes
+        registry = self._registry
+        if registry is None:
+            registry = self._registry = RegistryService(self)
+        with registry.open_blob(repository, digest) as stream:
+            data = stream.read(limit + 1)
+        if len(data) > limit:
+            raise LayoutError(f"blob {digest} is larger than any plugin layer may be ({limit})")
+        return data
 
     def _subscribe_standing_handlers(self) -> None:
         """Wire the parts that follow the registry, in one place for every entry point.
@@ -42,17 +102,12 @@ class Hub:
         """
         # Imported here: those packages import Hub for their own type hints.
         from wasmhub.catalog.indexer import CatalogIndexer
-        from wasmhub.registry.service import RegistryService
         from wasmhub.wasm.registry_hook import make_plugin_validator
 
-        registry = RegistryService(self)
-
-        def fetch_blob(repository: str, digest: str) -> bytes:
-            with registry.open_blob(repository, digest) as stream:
-                return stream.read()
-
-        self.events.subscribe(make_plugin_validator(fetch_blob), veto=True)
+        self.events.subscribe(make_plugin_validator(self.read_plugin_blob, self.analyser),
+                              veto=True)
         self.events.subscribe(CatalogIndexer(self))
+        _ = self.importer  # built now, before requests race to build it
 
     def close(self) -> None:
         self.database.dispose()

@@ -65,6 +65,19 @@ class Settings(BaseSettings):
     fetch_ca_bundle: Path | None = Field(
         None, description="PEM file of extra CAs add-by-URL trusts for https:// (private PKI)."
     )
+    # -- Limits on add-by-URL and plugin analysis (docs/operations.md, "Limits") ----------
+    max_concurrent_imports: int = Field(
+        4, ge=1, le=256,
+        description="Add-by-URL imports one server process runs at once; more get 503.",
+    )
+    max_module_bytes: int = Field(
+        32 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024,
+        description="Largest Wasm module a plugin image may hold, unpacked.",
+    )
+    max_concurrent_unpacks: int = Field(
+        2, ge=1, le=64,
+        description="Plugin images one process unpacks and inspects at once; others wait.",
+    )
 
     @field_validator("log_level")
     @classmethod

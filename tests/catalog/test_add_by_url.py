@@ -75,7 +75,7 @@ def test_https_wasm_is_inspected_packed_stored_and_indexed(limited: Hub, web: st
     ("/huge.wasm", ContentTooLargeError, "byte limit"),
     ("/huge-unsized.wasm", ContentTooLargeError, "byte limit"),
     ("/slow.wasm", FetchTimeoutError, "1 s"),
-    ("/to-metadata", UnsafeURLError, "169.254.169.254"),
+    ("/to-metadata", UnsafeURLError, "refused: private address"),
     ("/loop", RemoteError, "redirected more than"),
 ])
 def test_refusals_are_typed_and_store_nothing(

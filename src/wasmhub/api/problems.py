@@ -30,7 +30,8 @@ TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
     405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict",
     413: "Content Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content",
-    500: "Internal Server Error", 502: "Bad Gateway", 504: "Gateway Timeout",
+    500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 
@@ -61,9 +62,12 @@ def _error_name(exc: WasmhubError) -> str:
 async def _wasmhub_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WasmhubError)
     status = int(getattr(exc, "http_status", 500) or 500)
-    if status >= 500 and status != 502:
+    # 502/504: the remote side failed; 503: a concurrency limit, retried by the client.
+    if status >= 500 and status not in (502, 503, 504):
         log.error("server-side failure: %s", exc.message, exc_info=exc)
-    return problem(status, exc.message, title=TITLES.get(status), slug=_slug(_error_name(exc)))
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return problem(status, exc.message, title=TITLES.get(status), slug=_slug(_error_name(exc)),
+                   headers=headers)
 
 
 def _jsonable(value: Any) -> Any:

@@ -15,6 +15,11 @@ module with a proxy-wasm ABI marker, a Wasm plugin image layout, digests of ever
 and no existing ``namespace/name:tag``. Only then are the blobs and the manifest put
 through ``RegistryService`` (which emits ``ManifestPushed``) and the catalog records the
 user's names. Every failure is a typed ``wasmhub.errors`` error.
+
+The image is analysed once (``Hub.analyser``, within ``max_module_bytes``) from the
+downloaded bytes; that analysis goes with the push (the validator and the catalog
+indexer reuse it), so no layer is unpacked again. :class:`PluginImporter` caps how
+many imports run at once (``max_concurrent_imports``).
 """
 
 from __future__ import annotations
@@ -22,19 +27,21 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import yaml
 
-from wasmhub.catalog.fetch import RemoteError, SafeFetcher
-from wasmhub.catalog.indexer import CatalogIndexer
+from wasmhub.catalog.fetch import ContentTooLargeError, RemoteError, SafeFetcher
 from wasmhub.catalog.types import Registration
-from wasmhub.errors import ConflictError, InputError, NotFoundError, WasmhubError
+from wasmhub.errors import BusyError, ConflictError, InputError, NotFoundError, WasmhubError
 
 if TYPE_CHECKING:
     from wasmhub.catalog.service import CatalogService
     from wasmhub.hub import Hub
+    from wasmhub.oci.reference import Reference
     from wasmhub.registry.service import RegistryService
 
 WASM_MAGIC = b"\x00asm\x01\x00\x00\x00"
@@ -227,58 +234,119 @@ def _ensure_absent(registry: RegistryService, repository: str, tag: str) -> None
     raise ConflictError(f"{repository}:{tag} already exists in this hub")
 
 
-def add_plugin_by_url(
-    hub: Hub, catalog: CatalogService, registration: Registration
-) -> tuple[str, str]:
-    """Import the plugin at ``registration.url``; returns its (namespace, name)."""
-    from wasmhub.oci.names import validate_name
-    from wasmhub.oci.reference import Reference
-    from wasmhub.registry.service import RegistryService
-    from wasmhub.wasm.registry_hook import analyse_manifest
+class PluginImporter:
+    """Add-by-URL for one hub process; built once (``Hub.importer``), thread-safe.
 
-    if not registration.display_name.en.strip():
-        raise InputError("an English display name is required")
-    url = registration.url.strip()
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    ref: Reference | None = None
-    if scheme == "oci":
-        ref = Reference.parse(url)
-        namespace, name = _target(registration, ref.name)
-        tag = registration.tag or ref.tag or (DEFAULT_TAG if ref.digest else "latest")
-    elif scheme in ("http", "https"):
-        file_name = parts.path.rsplit("/", 1)[-1].removesuffix(".wasm")
-        namespace, name = _target(registration, file_name)
-        tag = registration.tag or DEFAULT_TAG
-    else:
-        raise InputError("the URL must start with oci://, https:// or http://")
-    repository = f"{namespace}/{name}"
-    validate_name(repository)
-    registry = RegistryService(hub)
-    _ensure_absent(registry, repository, tag)
+    At most ``settings.max_concurrent_imports`` imports run at once in a process: each
+    holds a worker thread for up to ``fetch_timeout_seconds``, so without the cap a
+    handful of slow upstreams could take every thread the API, the UI and ``/v2/``
+    answer with. An import over the cap is refused at once with ``BusyError`` (503)
+    instead of queueing on a thread.
+    """
 
-    settings = hub.settings
-    with SafeFetcher(
-        allow_private=list(settings.fetch_allow_private),
-        max_bytes=settings.fetch_max_bytes,
-        timeout=settings.fetch_timeout_seconds,
-        ca_bundle=settings.fetch_ca_bundle,
-    ) as fetcher:
-        if ref is not None:
-            image = OciPuller(fetcher, ref.registry, ref.repository).pull(ref.reference)
+    def __init__(self, hub: Hub) -> None:
+        from wasmhub.registry.service import RegistryService
+
+        self.hub = hub
+        self.max_concurrent = hub.settings.max_concurrent_imports
+        self._slots = threading.BoundedSemaphore(self.max_concurrent)
+        self.registry = RegistryService(hub)
+
+    def add(self, catalog: CatalogService, registration: Registration) -> tuple[str, str]:
+        """Import the plugin at ``registration.url``; returns its (namespace, name)."""
+        target = self._target(registration)
+        if not self._slots.acquire(blocking=False):
+            raise BusyError(
+                f"{self.max_concurrent} plugin imports are already running on this server "
+                "(max_concurrent_imports); try again in a few seconds"
+            )
+        try:
+            return self._import(catalog, registration, target)
+        finally:
+            self._slots.release()
+
+    def _target(self, registration: Registration) -> _Target:
+        """The cheap checks, before an import slot is taken."""
+        from wasmhub.oci.names import validate_name
+        from wasmhub.oci.reference import Reference
+
+        if not registration.display_name.en.strip():
+            raise InputError("an English display name is required")
+        url = registration.url.strip()
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        ref: Reference | None = None
+        if scheme == "oci":
+            ref = Reference.parse(url)
+            namespace, name = _target(registration, ref.name)
+            tag = registration.tag or ref.tag or (DEFAULT_TAG if ref.digest else "latest")
+        elif scheme in ("http", "https"):
+            file_name = parts.path.rsplit("/", 1)[-1].removesuffix(".wasm")
+            namespace, name = _target(registration, file_name)
+            tag = registration.tag or DEFAULT_TAG
         else:
-            image = _module_image(fetcher.get(url).body, name, tag, registration)
-    analysis = analyse_manifest(image.manifest, image.fetch)
-    if analysis is None:
-        raise NotAPluginError(f"{url} is not a Wasm plugin image (unknown layout)")
-    if not analysis.report.is_proxy_wasm:
-        raise NotAPluginError(f"{url} holds a Wasm module without a proxy-wasm ABI marker")
-    # Everything is checked: now store, blobs first, then the manifest that makes them live.
-    for digest, data in image.blobs.items():
-        registry.put_blob(repository, data, digest)
-    digest = registry.put_manifest(repository, tag, image.manifest, image.media_type)
-    CatalogIndexer(hub, catalog).index_manifest(
-        repository, tag, digest, image.media_type, image.manifest
-    )
-    catalog.set_registration(repository, registration)
-    return namespace, name
+            raise InputError("the URL must start with oci://, https:// or http://")
+        repository = f"{namespace}/{name}"
+        validate_name(repository)
+        _ensure_absent(self.registry, repository, tag)
+        return _Target(url, namespace, name, tag, ref)
+
+    def _import(
+        self, catalog: CatalogService, registration: Registration, target: _Target
+    ) -> tuple[str, str]:
+        from wasmhub.catalog.indexer import version_record
+
+        settings = self.hub.settings
+        analyser = self.hub.analyser
+        repository, url, tag = target.repository, target.url, target.tag
+        with SafeFetcher(
+            allow_private=list(settings.fetch_allow_private),
+            max_bytes=settings.fetch_max_bytes,
+            timeout=settings.fetch_timeout_seconds,
+            ca_bundle=settings.fetch_ca_bundle,
+            resolver=self.hub.resolver,
+        ) as fetcher:
+            if target.ref is not None:
+                ref = target.ref
+                image = OciPuller(fetcher, ref.registry, ref.repository).pull(ref.reference)
+            else:
+                module = fetcher.get(url).body
+                if len(module) > analyser.max_module_bytes:
+                    raise ContentTooLargeError(
+                        f"{url} is {len(module)} bytes; this hub accepts modules of at "
+                        f"most {analyser.max_module_bytes} bytes (max_module_bytes)"
+                    )
+                image = _module_image(module, target.name, tag, registration)
+        # The one analysis of this import: the push hook and the catalog reuse it.
+        analysis = analyser.analyse(image.manifest, image.fetch)
+        if analysis is None:
+            raise NotAPluginError(f"{url} is not a Wasm plugin image (unknown layout)")
+        if not analysis.report.is_proxy_wasm:
+            raise NotAPluginError(f"{url} holds a Wasm module without a proxy-wasm ABI marker")
+        # Everything is checked: now store, blobs first, then the manifest that makes them live.
+        for digest, data in image.blobs.items():
+            self.registry.put_blob(repository, data, digest)
+        digest = self.registry.push_manifest(
+            repository, tag, image.manifest, image.media_type, analysis=analysis
+        ).digest
+        # The indexer subscriber has recorded it already unless it failed (its errors are
+        # logged, not raised); the upsert is idempotent and must hold before the
+        # registration is saved, so record it here too, from the same analysis.
+        catalog.record_version(version_record(
+            repository, tag, digest, image.media_type, image.manifest, analysis
+        ))
+        catalog.set_registration(repository, registration)
+        return target.namespace, target.name
+
+
+@dataclass(frozen=True)
+class _Target:
+    url: str
+    namespace: str
+    name: str
+    tag: str
+    ref: Reference | None
+
+    @property
+    def repository(self) -> str:
+        return f"{self.namespace}/{self.name}"

@@ -3,12 +3,16 @@
 ``Hub.open`` subscribes one :class:`CatalogIndexer` to ``hub.events``, so every entry
 point (server, CLI) keeps the catalog current:
 
-- ``ManifestPushed`` with a tag: the manifest is analysed by
-  ``wasmhub.wasm.analyse_manifest`` (layout, module report, plugin.yaml, README, icon,
-  compatibility verdicts) and recorded as version *tag* of plugin
-  ``namespace/name``; content that is not a Wasm plugin image removes that tag instead.
+- ``ManifestPushed`` with a tag: the analysis the push validator attached to the event
+  (``event.analysis``: layout, module report, plugin.yaml, README, icon, compatibility
+  verdicts; made once per push by ``Hub.analyser``) is recorded as version *tag* of
+  plugin ``namespace/name``; content that is not a Wasm plugin image removes that tag
+  instead. Either happens only while the registry's tag still points at the pushed
+  digest (checked under lock in the catalog's transaction), so racing pushes of one
+  tag leave the catalog on what the registry holds.
 - ``ManifestDeleted``: the deleted tags (or, for an untagged manifest, the digest)
-  leave the catalog; a plugin without versions disappears.
+  leave the catalog, unless a push has re-pointed the tag meanwhile; a plugin without
+  versions disappears.
 - ``ManifestFetched``: one download for the fetched version.
 
 ``CatalogIndexer.reindex()`` (``wasmhub catalog reindex``) rebuilds every version from
@@ -28,6 +32,7 @@ from wasmhub.catalog.service import CatalogService
 from wasmhub.catalog.types import Localized, VersionRecord
 from wasmhub.errors import WasmhubError
 from wasmhub.events import Event, ManifestDeleted, ManifestFetched, ManifestPushed
+from wasmhub.wasm.layouts import MAX_ICON_BYTES
 
 if TYPE_CHECKING:
     from wasmhub.hub import Hub
@@ -36,8 +41,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_ICON_BYTES = 512 * 1024
 MAX_README_CHARS = 200_000
+# Stored inspector facts: a module with 100k imports must not make a 10 MB row.
+MAX_LISTED_ITEMS = 500
+MAX_INSPECTION_BYTES = 256 * 1024
 
 
 @dataclass
@@ -70,6 +77,18 @@ def _text(data: bytes | None, limit: int) -> str:
     return data.decode("utf-8", errors="replace")[:limit] if data else ""
 
 
+def _bounded_inspection(inspection: dict[str, Any]) -> dict[str, Any]:
+    """The report's JSON with every list cut to MAX_LISTED_ITEMS once it is too large."""
+    if len(json.dumps(inspection)) <= MAX_INSPECTION_BYTES:
+        return inspection
+    cut = {
+        key: value[:MAX_LISTED_ITEMS] if isinstance(value, list) else value
+        for key, value in inspection.items()
+    }
+    cut["truncated"] = True
+    return cut
+
+
 def version_record(
     repository: str, tag: str, digest: str, media_type: str, payload: bytes,
     analysis: PluginAnalysis,
@@ -80,6 +99,7 @@ def version_record(
     spec = meta.spec if meta else None
     inspection: dict[str, Any] = report.to_json()
     inspection["compatibility"] = [v.to_json() for v in analysis.verdicts]
+    inspection = _bounded_inspection(inspection)
     platforms = sorted({v.platform for v in analysis.verdicts if v.status == "compatible"})
     filter_types = sorted(report.filter_types) or ([spec.filter_type.value] if spec else [])
     icon = plugin.files.icon
@@ -109,7 +129,7 @@ def version_record(
         abi_version=report.abi_version or "",
         is_proxy_wasm=report.is_proxy_wasm,
         filter_types=tuple(filter_types),
-        imports=tuple(f"{i.module}.{i.name}" for i in report.imports),
+        imports=tuple(f"{i.module}.{i.name}" for i in report.imports[:MAX_LISTED_ITEMS]),
         wasi=report.wasi,
         language=report.language,
         platforms=tuple(platforms),
@@ -132,6 +152,7 @@ class CatalogIndexer:
         self.hub = hub
         self.catalog = catalog or CatalogService(hub)
         self._registry: RegistryService | None = None
+        self.analyser = hub.analyser
 
     @property
     def registry(self) -> RegistryService:
@@ -145,36 +166,41 @@ class CatalogIndexer:
         if isinstance(event, ManifestPushed):
             if event.tag is not None:
                 self.index_manifest(
-                    event.repository, event.tag, event.digest, event.media_type, event.payload
+                    event.repository, event.tag, event.digest, event.media_type, event.payload,
+                    analysis=event.analysis,
                 )
         elif isinstance(event, ManifestDeleted):
             if event.tags:
-                self.catalog.remove_versions(event.repository, tags=event.tags)
+                self.catalog.remove_versions(
+                    event.repository, tags=event.tags, unless_tag_current=True
+                )
             else:
-                self.catalog.remove_versions(event.repository, digest=event.digest)
+                self.catalog.remove_versions(
+                    event.repository, digest=event.digest, unless_tag_current=True
+                )
         elif isinstance(event, ManifestFetched):
             self.catalog.count_download(event.repository, event.digest, event.reference)
 
-    def _fetch_blob(self, repository: str, digest: str) -> bytes:
-        with self.registry.open_blob(repository, digest) as stream:
-            return stream.read()
-
     def index_manifest(
-        self, repository: str, tag: str, digest: str, media_type: str, payload: bytes
+        self, repository: str, tag: str, digest: str, media_type: str, payload: bytes,
+        *, analysis: PluginAnalysis | None = None,
     ) -> bool:
         """Record ``repository:tag`` if it is a Wasm plugin image; True when recorded.
 
-        Raises the wasm package's InputError subclasses for a broken plugin image.
+        ``analysis``: the push's analysis of ``payload``; without one (reindex, or a
+        non-plugin push) the manifest is analysed here. Nothing changes when the tag no
+        longer points at ``digest``. Raises the wasm package's InputError subclasses for
+        a broken plugin image.
         """
-        from wasmhub.wasm.registry_hook import analyse_manifest
-
-        analysis = analyse_manifest(payload, lambda d: self._fetch_blob(repository, d))
+        if analysis is None or not analysis.describes(payload):
+            analysis = self.analyser.analyse(
+                payload, lambda d: self.hub.read_plugin_blob(repository, d)
+            )
         if analysis is None:
-            self.catalog.remove_versions(repository, tags=(tag,))
+            self.catalog.remove_versions(repository, tags=(tag,), unless_tag_current=True)
             return False
         record = version_record(repository, tag, digest, media_type, payload, analysis)
-        self.catalog.record_version(record)
-        return True
+        return self.catalog.record_version(record, if_tag_current=True)
 
     def reindex(self) -> ReindexReport:
         """Rebuild the catalog from the registry's stored manifests."""

@@ -25,7 +25,8 @@ takes it from the ``X-Wasmhub-User`` header)
     when it fails.
 
 Indexing (called by :mod:`wasmhub.catalog.indexer`)
-    ``record_version(VersionRecord)``, ``remove_versions(repository, digest=, tags=)``,
+    ``record_version(VersionRecord, if_tag_current=)``,
+    ``remove_versions(repository, digest=, tags=, unless_tag_current=)``,
     ``count_download(repository, digest, reference)``.
 """
 
@@ -233,7 +234,7 @@ class CatalogService:
     def star(self, namespace: str, name: str, user: str) -> int:
         user = _check_user(user)
         with self._session() as session:
-            plugin = self._plugin(session, namespace, name)
+            plugin = self._plugin(session, namespace, name, lock=True)
             if session.get(CatalogStar, (plugin.id, user)) is None:
                 session.add(CatalogStar(plugin_id=plugin.id, user=user))
                 session.flush()
@@ -242,7 +243,7 @@ class CatalogService:
     def unstar(self, namespace: str, name: str, user: str) -> int:
         user = _check_user(user)
         with self._session() as session:
-            plugin = self._plugin(session, namespace, name)
+            plugin = self._plugin(session, namespace, name, lock=True)
             session.execute(
                 delete(CatalogStar).where(
                     CatalogStar.plugin_id == plugin.id, CatalogStar.user == user
@@ -254,7 +255,7 @@ class CatalogService:
         self, namespace: str, name: str, tag: str, reason: str, *, undo: bool = False
     ) -> VersionSummary:
         with self._session() as session:
-            plugin = self._plugin(session, namespace, name)
+            plugin = self._plugin(session, namespace, name, lock=True)
             version = self._version(session, plugin, tag)
             version.deprecated = not undo
             version.deprecation_reason = None if undo else _check_reason(reason)
@@ -265,7 +266,7 @@ class CatalogService:
         self, namespace: str, name: str, tag: str, reason: str, *, undo: bool = False
     ) -> VersionSummary:
         with self._session() as session:
-            plugin = self._plugin(session, namespace, name)
+            plugin = self._plugin(session, namespace, name, lock=True)
             version = self._version(session, plugin, tag)
             version.yanked = not undo
             version.yank_reason = None if undo else _check_reason(reason)
@@ -274,9 +275,7 @@ class CatalogService:
             return version_summary_of(version)
 
     def add_by_url(self, registration: Registration) -> PluginDetail:
-        from wasmhub.catalog.adding import add_plugin_by_url
-
-        namespace, name = add_plugin_by_url(self.hub, self, registration)
+        namespace, name = self.hub.importer.add(self, registration)
         return self.get_plugin(namespace, name)
 
     def set_registration(self, repository: str, registration: Registration) -> None:
@@ -294,15 +293,21 @@ class CatalogService:
 
     # -- indexing ------------------------------------------------------------------
 
-    def record_version(self, record: VersionRecord) -> None:
+    def record_version(self, record: VersionRecord, *, if_tag_current: bool = False) -> bool:
+        """Upsert a version; with ``if_tag_current`` only while the registry's tag still
+        points at ``record.digest`` (False when it has moved on: nothing changed)."""
         with self._session() as session:
-            store.record_version(session, record)
+            return store.record_version(
+                session, record, if_tag_current=if_tag_current
+            ) is not None
 
     def remove_versions(
-        self, repository: str, *, digest: str | None = None, tags: tuple[str, ...] = ()
+        self, repository: str, *, digest: str | None = None, tags: tuple[str, ...] = (),
+        unless_tag_current: bool = False,
     ) -> None:
         with self._session() as session:
-            store.remove_versions(session, repository, digest=digest, tags=tags)
+            store.remove_versions(session, repository, digest=digest, tags=tags,
+                                  unless_tag_current=unless_tag_current)
 
     def count_download(self, repository: str, digest: str, reference: str) -> bool:
         with self._session() as session:
@@ -322,8 +327,11 @@ class CatalogService:
 
     # -- helpers -------------------------------------------------------------------
 
-    def _plugin(self, session: Session, namespace: str, name: str) -> CatalogPlugin:
-        plugin = store.find_plugin(session, namespace, name)
+    def _plugin(
+        self, session: Session, namespace: str, name: str, *, lock: bool = False
+    ) -> CatalogPlugin:
+        """``lock``: for writes, which take the plugin row first (see catalog.store)."""
+        plugin = store.find_plugin(session, namespace, name, lock=lock)
         if plugin is None:
             raise NotFoundError(f"plugin {namespace}/{name} is not in the catalog")
         return plugin

@@ -4,6 +4,16 @@ The indexer and the service's mutating methods call these inside one session; no
 here commits. A plugin's shown metadata comes from its *latest* version (highest semver
 tag that is not yanked, else the newest push), overridden by what a user typed when
 adding it by URL.
+
+Concurrency (several threads and worker processes index at once): every write to a
+plugin first takes that plugin's row (created with ``INSERT … ON CONFLICT DO NOTHING``,
+so concurrent first pushes cannot collide, then locked ``FOR UPDATE`` on PostgreSQL; on
+SQLite the opening write takes the database's write lock). Writes to one plugin are so
+serialised, always in the order plugin row, then version rows. The indexer records a
+version only while the registry's tag still points at the version's digest, reading the
+tag under a lock in the same transaction (:func:`record_version` with
+``if_tag_current``): of several racing pushes of one tag, the catalog ends on the one
+the registry holds, whatever order their events arrive in.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from wasmhub.catalog.models import CatalogFacet, CatalogPlugin, CatalogVersion, 
 from wasmhub.catalog.readme import plain_text
 from wasmhub.catalog.search import forget_plugin_text, sync_plugin_text
 from wasmhub.catalog.types import FacetKind, VersionRecord
+from wasmhub.registry.db_ops import insert_for, tag_digest
 
 DEFAULT_NAMESPACE = "library"
 _SEMVER_RE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
@@ -54,36 +65,56 @@ def latest_version(versions: list[CatalogVersion]) -> CatalogVersion | None:
     return max(pool, key=lambda v: (_aware(v.created_at), v.id or 0))
 
 
-def find_plugin(session: Session, namespace: str, name: str) -> CatalogPlugin | None:
-    return session.scalar(
-        select(CatalogPlugin).where(
-            CatalogPlugin.namespace == namespace, CatalogPlugin.name == name
-        )
+def find_plugin(
+    session: Session, namespace: str, name: str, *, lock: bool = False
+) -> CatalogPlugin | None:
+    statement = select(CatalogPlugin).where(
+        CatalogPlugin.namespace == namespace, CatalogPlugin.name == name
     )
+    if lock:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(statement)
 
 
 def plugin_for_repository(
     session: Session, repository: str, *, create: bool
 ) -> CatalogPlugin | None:
-    plugin = session.scalar(select(CatalogPlugin).where(CatalogPlugin.repository == repository))
-    if plugin is None and create:
+    """The plugin of ``repository``, its row locked for this transaction (see above)."""
+    if create:
         namespace, name = split_repository(repository)
-        plugin = CatalogPlugin(
-            repository=repository, namespace=namespace, name=name, display_name_en="",
-            display_name_zh="", description_en="", description_zh="", category="",
-            keywords=[], license="", source="", latest_version="", abi_version="",
-            filter_types=[], platforms=[], readme_text="", search_text="", stars=0,
-            downloads=0, created_at=utcnow(), updated_at=utcnow(),
+        now = utcnow()
+        # A write first: on SQLite it takes the write lock before anything is read.
+        session.execute(
+            insert_for(session, CatalogPlugin).values(
+                repository=repository, namespace=namespace, name=name, display_name_en="",
+                display_name_zh="", description_en="", description_zh="", category="",
+                keywords=[], license="", source="", latest_version="", abi_version="",
+                filter_types=[], platforms=[], readme_text="", search_text="", stars=0,
+                downloads=0, created_at=now, updated_at=now,
+            ).on_conflict_do_nothing(index_elements=["repository"])
         )
-        session.add(plugin)
-        session.flush()
-    return plugin
+    return session.scalar(
+        select(CatalogPlugin).where(CatalogPlugin.repository == repository)
+        .with_for_update().execution_options(populate_existing=True)
+    )
 
 
-def record_version(session: Session, record: VersionRecord) -> CatalogPlugin:
-    """Insert or update the version ``record.tag``; user state on the row is kept."""
+def record_version(
+    session: Session, record: VersionRecord, *, if_tag_current: bool = False
+) -> CatalogPlugin | None:
+    """Insert or update the version ``record.tag``; user state on the row is kept.
+
+    ``if_tag_current``: only while the registry's tag points at ``record.digest`` (read
+    under lock); returns None, changing nothing, when the tag has moved on or is gone.
+    """
     plugin = plugin_for_repository(session, record.repository, create=True)
     assert plugin is not None
+    if if_tag_current and tag_digest(
+        session, record.repository, record.tag, lock=True
+    ) != record.digest:
+        if not plugin.versions:
+            refresh_plugin(session, plugin)  # created just now: drop it again
+        return None
     version = session.scalar(
         select(CatalogVersion).where(
             CatalogVersion.plugin_id == plugin.id, CatalogVersion.tag == record.tag
@@ -103,6 +134,14 @@ def record_version(session: Session, record: VersionRecord) -> CatalogPlugin:
         version.created_at = record.created_at
     elif changed:
         version.created_at = utcnow()
+    _copy_record(version, record)
+    session.flush()
+    refresh_plugin(session, plugin)
+    return plugin
+
+
+def _copy_record(version: CatalogVersion, record: VersionRecord) -> None:
+    """The derived fields of a version row, from what the indexer found."""
     version.digest = record.digest
     version.media_type = record.media_type
     version.layout = record.layout
@@ -134,9 +173,6 @@ def record_version(session: Session, record: VersionRecord) -> CatalogPlugin:
     version.readme_zh = record.readme.zh
     version.icon_media_type = record.icon_media_type
     version.icon = record.icon
-    session.flush()
-    refresh_plugin(session, plugin)
-    return plugin
 
 
 def refresh_plugin(session: Session, plugin: CatalogPlugin) -> None:
@@ -188,9 +224,14 @@ def _write_facets(session: Session, plugin: CatalogPlugin) -> None:
 
 
 def remove_versions(
-    session: Session, repository: str, *, digest: str | None = None, tags: tuple[str, ...] = ()
+    session: Session, repository: str, *, digest: str | None = None, tags: tuple[str, ...] = (),
+    unless_tag_current: bool = False,
 ) -> None:
-    """Drop the versions with ``digest`` or one of ``tags``; drop the plugin if none remain."""
+    """Drop the versions with ``digest`` or one of ``tags``; drop the plugin if none remain.
+
+    ``unless_tag_current``: keep a version whose tag the registry points at its digest
+    now (a push that re-created the tag won the race against this removal).
+    """
     plugin = plugin_for_repository(session, repository, create=False)
     if plugin is None:
         return
@@ -202,6 +243,14 @@ def remove_versions(
         matches.append(CatalogVersion.tag.in_(tags))
     if not matches:
         return
+    if unless_tag_current:
+        doomed = session.execute(
+            select(CatalogVersion.tag, CatalogVersion.digest)
+            .where(CatalogVersion.plugin_id == plugin.id, or_(*matches))
+        ).all()
+        keep = [tag for tag, at in doomed if tag_digest(session, repository, tag, lock=True) == at]
+        if keep:
+            stmt = stmt.where(CatalogVersion.tag.not_in(keep))
     session.execute(stmt.where(or_(*matches)))
     session.flush()
     session.expire(plugin)
@@ -214,8 +263,11 @@ def count_download(session: Session, repository: str, digest: str, reference: st
     Runs on every manifest GET, so it is three small statements rather than ORM loads,
     and the increments happen in SQL: concurrent pulls in several workers all count.
     """
+    # The plugin row first (FOR UPDATE), as every catalog write: no lock-order deadlock
+    # with a concurrent index of the same plugin on PostgreSQL.
     plugin_id = session.scalar(
         select(CatalogPlugin.id).where(CatalogPlugin.repository == repository)
+        .with_for_update()
     )
     if plugin_id is None:
         return False  # not a plugin (or not indexed): nothing to count

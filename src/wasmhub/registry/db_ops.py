@@ -95,3 +95,21 @@ MANIFEST_LOOKUPS = {
     (by_tag, with_payload): ManifestLookup.build(by_tag, with_payload)
     for by_tag in (True, False) for with_payload in (True, False)
 }
+
+
+def tag_digest(session: Session, repository: str, tag: str, *, lock: bool = False) -> str | None:
+    """The digest ``repository:tag`` points at now (None: no such tag).
+
+    ``lock``: hold the tag's row until the transaction ends (PostgreSQL ``FOR UPDATE``;
+    SQLite's write transaction serialises everything anyway), so whoever re-points the
+    tag waits: the catalog uses it to record a version only while the tag is still on it.
+    """
+    statement = (
+        select(Manifest.digest).select_from(Tag)
+        .join(Repository, Repository.id == Tag.repository_id)
+        .join(Manifest, Manifest.id == Tag.manifest_id)
+        .where(Repository.name == repository, Tag.name == tag)
+    )
+    if lock:
+        statement = statement.with_for_update(of=Tag)
+    return session.scalar(statement)

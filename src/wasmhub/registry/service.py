@@ -11,7 +11,7 @@ visible; orphaned bytes are what ``wasmhub gc`` removes.
 from __future__ import annotations
 
 import threading
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -52,6 +52,9 @@ from wasmhub.registry.models import (
 )
 from wasmhub.registry.records import ManifestRecord, Page, PushResult, Referrers
 from wasmhub.storage.base import BlobInfo, BlobWriter, UploadInfo, put_bytes
+
+if TYPE_CHECKING:
+    from wasmhub.wasm.registry_hook import PluginAnalysis
 
 # Layers clients must fetch from elsewhere (``urls``); they need not exist here.
 _FOREIGN_MARKERS = ("foreign", "nondistributable")
@@ -241,8 +244,11 @@ class RegistryService(RegistryListing):
         return self.push_manifest(repository, reference, payload, media_type).digest
 
     def push_manifest(self, repository: str, reference: str, payload: bytes,
-                      media_type: str) -> PushResult:
-        """Validate, veto-check, store and tag a manifest; emits ManifestPushed."""
+                      media_type: str, *, analysis: PluginAnalysis | None = None) -> PushResult:
+        """Validate, veto-check, store and tag a manifest; emits ManifestPushed.
+
+        ``analysis``: the caller's analysis of these exact bytes (add-by-URL), which the
+        push validator then trusts instead of unpacking the layers again."""
         validate_name(repository)
         tag, ref_digest = _parse_reference(reference)
         if len(payload) > self.max_manifest_bytes:
@@ -263,10 +269,10 @@ class RegistryService(RegistryListing):
             repository=repository, digest=digest, media_type=parsed.media_type,
             payload=payload, tag=tag,
             subject=parsed.subject.digest if parsed.subject else None,
-            artifact_type=parsed.referrer_artifact_type,
+            artifact_type=parsed.referrer_artifact_type, analysis=analysis,
         )
         try:
-            self.events.check(event)
+            checked = self.events.check(event)
         except OCIError:
             raise
         except InputError as exc:
@@ -274,7 +280,7 @@ class RegistryService(RegistryListing):
         # Bytes first (the source of truth), then the metadata that makes them visible.
         put_bytes(self.storage, payload, digest)
         self._record_manifest(repository, digest, payload, parsed, tag)
-        self.events.publish(event)
+        self.events.publish(checked)
         return PushResult(digest, event.subject)
 
     def _check_references(self, repository: str, parsed: ParsedManifest) -> None:

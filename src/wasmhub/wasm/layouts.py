@@ -12,6 +12,13 @@ Four layouts (plugin-ecosystem.md B1-B4):
 - ``docker``: Docker schema 2 image with a single ``rootfs.diff.tar.gzip`` layer.
 
 Output is deterministic: canonical JSON, fixed tar metadata, gzip mtime 0.
+
+Unpacking is bounded: the module may be at most ``max_module_bytes`` (the hub's
+setting of that name; :data:`DEFAULT_MAX_MODULE_BYTES` here), a tar+gzip layer is
+decompressed as a stream that stops past that size, and every layer's declared size
+is checked against its limit before it is read (plugin.yaml
+:data:`~wasmhub.wasm.plugin_yaml.MAX_PLUGIN_YAML_BYTES`, README :data:`MAX_README_BYTES`;
+an icon over :data:`MAX_ICON_BYTES` is left out).
 """
 
 from __future__ import annotations
@@ -34,12 +41,18 @@ from wasmhub.wasm.media_types import (
     TAR_LAYERS,
     Annotation,
 )
+from wasmhub.wasm.plugin_yaml import MAX_PLUGIN_YAML_BYTES
 from wasmhub.wasm.report import ModuleReport, inspect_module
-from wasmhub.wasm.tarball import build_tar, gunzip_bounded, gzip_bytes, read_tar_files
+from wasmhub.wasm.tarball import TAR_OVERHEAD_BYTES, build_tar, gzip_bytes, read_tar_gz_files
 
 WASM_MAGIC = b"\x00asm"
 RUNTIME_TYPE = "envoy_proxy"
 CNCF_CREATED = "1970-01-01T00:00:00Z"  # fixed so that packing is reproducible
+# Real proxy-wasm modules are at most a few MB (the largest in the corpus is ~4 MB).
+DEFAULT_MAX_MODULE_BYTES = 32 * 1024 * 1024
+MAX_README_BYTES = 1024 * 1024
+MAX_ICON_BYTES = 512 * 1024
+MAX_RUNTIME_CONFIG_BYTES = 64 * 1024
 
 
 class ImageLayout(StrEnum):
@@ -370,8 +383,11 @@ def parse_manifest(manifest: bytes) -> dict[str, Any]:
     return doc
 
 
-def unpack(manifest: bytes, fetch_blob: FetchBlob) -> UnpackedPlugin:
-    """Extract module, metadata and runtime config; raises LayoutError on anything else."""
+def unpack(
+    manifest: bytes, fetch_blob: FetchBlob, *, max_module_bytes: int = DEFAULT_MAX_MODULE_BYTES
+) -> UnpackedPlugin:
+    """Extract module, metadata and runtime config; raises LayoutError on anything else,
+    including a module (or module layer) larger than ``max_module_bytes``."""
     doc = parse_manifest(manifest)
     if doc.get("mediaType") in (MediaType.OCI_INDEX, MediaType.DOCKER_MANIFEST_LIST) or (
         "manifests" in doc
@@ -385,7 +401,7 @@ def unpack(manifest: bytes, fetch_blob: FetchBlob) -> UnpackedPlugin:
         layout = ImageLayout.DOCKER if docker else ImageLayout.COMPAT
     if layout is None:
         raise LayoutError("not a Wasm plugin image: no Wasm layer and no tar+gzip last layer")
-    fetch = _VerifyingFetcher(fetch_blob)
+    fetch = _VerifyingFetcher(fetch_blob, max_module_bytes)
     raw_notes = doc.get("annotations")
     notes: dict[str, Any] = raw_notes if isinstance(raw_notes, dict) else {}
     if layout in (ImageLayout.COMPAT, ImageLayout.DOCKER):
@@ -397,6 +413,11 @@ def unpack(manifest: bytes, fetch_blob: FetchBlob) -> UnpackedPlugin:
     module, files, runtime_config = result
     if not module.startswith(WASM_MAGIC) or len(module) < 8:
         raise LayoutError("the plugin layer does not hold a Wasm module (no \\0asm header)")
+    if len(module) > max_module_bytes:
+        raise LayoutError(
+            f"the module is {len(module)} bytes; this hub accepts modules of at most "
+            f"{max_module_bytes} bytes (max_module_bytes)"
+        )
     abi_versions, root_ids = _runtime_facts(runtime_config, notes)
     return UnpackedPlugin(
         module,
@@ -410,20 +431,29 @@ def unpack(manifest: bytes, fetch_blob: FetchBlob) -> UnpackedPlugin:
 
 
 class _VerifyingFetcher:
-    def __init__(self, fetch_blob: FetchBlob) -> None:
+    def __init__(self, fetch_blob: FetchBlob, max_module_bytes: int) -> None:
         self._fetch = fetch_blob
+        self.max_module_bytes = max_module_bytes
+        # A compressed module layer: the module plus tar headers (and gzip's few bytes).
+        self.max_layer_bytes = max_module_bytes + TAR_OVERHEAD_BYTES
 
-    def __call__(self, descriptor: Any) -> bytes:
+    def __call__(self, descriptor: Any, limit: int | None = None, what: str = "layer") -> bytes:
+        """The descriptor's blob, verified; refused unread when it declares > ``limit``."""
         if not isinstance(descriptor, dict) or not isinstance(descriptor.get("digest"), str):
             raise LayoutError("manifest has a descriptor without a digest")
         digest: str = descriptor["digest"]
         algorithm, _, hexpart = digest.partition(":")
         if algorithm != "sha256" or len(hexpart) != 64:
             raise LayoutError(f"unsupported or malformed digest {digest!r}")
+        limit = self.max_layer_bytes if limit is None else limit
+        size = descriptor.get("size")
+        if isinstance(size, int) and size > limit:
+            raise LayoutError(
+                f"the {what} {digest} is {size} bytes; the limit is {limit} bytes"
+            )
         data = self._fetch(digest)
         if hashlib.sha256(data).hexdigest() != hexpart:
             raise LayoutError(f"blob {digest} is corrupt: its content does not match the digest")
-        size = descriptor.get("size")
         if isinstance(size, int) and size != len(data):
             raise LayoutError(f"blob {digest} is {len(data)} bytes, the manifest says {size}")
         return data
@@ -439,8 +469,9 @@ def _unpack_tar_image(
     layers = _layers(doc)
     last = layers[-1]
     digest = last.get("digest")
-    tar = gunzip_bounded(fetch(last), f"layer {digest}")
-    entries = read_tar_files(tar, f"layer {digest}")
+    entries = read_tar_gz_files(
+        fetch(last), f"layer {digest}", fetch.max_module_bytes + TAR_OVERHEAD_BYTES
+    )
     by_base = {name.rsplit("/", 1)[-1]: data for name, data in entries.items()}
     module = by_base.get("plugin.wasm")
     if module is None:
@@ -465,14 +496,17 @@ def _metadata_files(layers: list[dict[str, Any]], fetch: _VerifyingFetcher) -> P
     for layer in layers:
         media_type = layer.get("mediaType")
         if media_type == MediaType.HUB_PLUGIN_YAML:
-            plugin_yaml = fetch(layer)
+            plugin_yaml = fetch(layer, MAX_PLUGIN_YAML_BYTES, "plugin.yaml layer")
         elif media_type in (MediaType.HUB_README_EN, MediaType.HIGRESS_README_EN):
-            readme["en"] = fetch(layer)
+            readme["en"] = fetch(layer, MAX_README_BYTES, "README layer")
         elif media_type in (MediaType.HUB_README_ZH, MediaType.HIGRESS_README_ZH):
-            readme["zh"] = fetch(layer)
+            readme["zh"] = fetch(layer, MAX_README_BYTES, "README layer")
         elif media_type == MediaType.HIGRESS_README:
-            readme.setdefault("en", fetch(layer))
+            readme.setdefault("en", fetch(layer, MAX_README_BYTES, "README layer"))
         elif media_type in ICON_LAYER_TO_CONTENT:
+            size = layer.get("size")
+            if isinstance(size, int) and size > MAX_ICON_BYTES:
+                continue  # shown without an icon rather than refused (as before)
             icon = Blob(ICON_LAYER_TO_CONTENT[MediaType(media_type)], fetch(layer))
     return PluginFiles(plugin_yaml, readme, icon)
 
@@ -488,8 +522,10 @@ def _unpack_solo(
     runtime_config = None
     config = doc.get("config")
     if isinstance(config, dict) and config.get("mediaType") in SOLO_CONFIGS:
-        runtime_config = _json_object(fetch(config), "runtime-config.json")
-    return fetch(content[0]), PluginFiles(), runtime_config
+        runtime_config = _json_object(
+            fetch(config, MAX_RUNTIME_CONFIG_BYTES, "runtime config"), "runtime-config.json"
+        )
+    return fetch(content[0], fetch.max_module_bytes, "module layer"), PluginFiles(), runtime_config
 
 
 def _unpack_cncf(
@@ -502,7 +538,7 @@ def _unpack_cncf(
             f"a CNCF Wasm artifact must have exactly one application/wasm "
             f"layer, found {len(wasm_layers)}"
         )
-    return fetch(wasm_layers[0]), PluginFiles(), None
+    return fetch(wasm_layers[0], fetch.max_module_bytes, "module layer"), PluginFiles(), None
 
 
 def _json_object(data: bytes, what: str) -> dict[str, Any]:

@@ -5,10 +5,20 @@ licence and links, default phase/priority, root id, filter type, supported targe
 JSON Schema of the plugin configuration (checked against its meta-schema) and an example
 configuration (checked against the schema). Every problem becomes a ``PluginYamlError``
 naming the field path, e.g. ``spec.priority: must be between 1 and 1000``.
+
+Untrusted input, so parsing is bounded: the file may be at most
+:data:`MAX_PLUGIN_YAML_BYTES`; YAML aliases (``&a`` / ``*a``) may not expand the
+document past :data:`MAX_EXPANDED_SIZE` (roughly characters after expansion), nor may
+it nest deeper than :data:`MAX_DEPTH` or refer to itself; this is checked on the
+composed node graph *before* any Python object is built, so a "billion laughs" file
+costs what its own bytes cost. Every text field has a length limit (the ``MAX_*``
+constants below, listed in docs/plugin-yaml.md), and ``configSchema`` and
+``exampleConfig`` may each take at most :data:`MAX_CONFIG_JSON_BYTES` as JSON.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from enum import StrEnum
 from typing import Any, Literal
@@ -39,6 +49,18 @@ VERSION_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.
 LICENSE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+-]*$")
 KEYWORD_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# Limits (docs/plugin-yaml.md and docs/operations.md "Limits").
+MAX_PLUGIN_YAML_BYTES = 256 * 1024
+MAX_EXPANDED_SIZE = 1024 * 1024  # nodes + scalar characters once aliases are expanded
+MAX_DEPTH = 64
+MAX_TITLE_CHARS = 128  # displayName.*, maintainer names
+MAX_DESCRIPTION_CHARS = 2000
+MAX_URL_CHARS = 1024  # homepage, source, maintainer url
+MAX_LICENSE_CHARS = 128
+MAX_ROOT_ID_CHARS = 255
+MAX_MAINTAINERS = 20
+MAX_CONFIG_JSON_BYTES = 64 * 1024  # configSchema and exampleConfig, each
 
 
 class Category(StrEnum):
@@ -82,6 +104,8 @@ NETWORK_TARGETS = frozenset({Target.ISTIO, Target.ENVOY})
 def _check_url(value: str | None) -> str | None:
     if value is None:
         return None
+    if len(value) > MAX_URL_CHARS:
+        raise ValueError(f"must be at most {MAX_URL_CHARS} characters")
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ValueError("must be an http(s) URL")
@@ -95,16 +119,16 @@ class _Model(BaseModel):
 
 
 class LocalizedText(_Model):
-    en: StrictStr = Field(min_length=1)
-    zh: StrictStr | None = None
+    en: StrictStr = Field(min_length=1, max_length=MAX_DESCRIPTION_CHARS)
+    zh: StrictStr | None = Field(default=None, max_length=MAX_DESCRIPTION_CHARS)
 
     def get(self, lang: str) -> str:
         return self.zh if lang == "zh" and self.zh else self.en
 
 
 class Maintainer(_Model):
-    name: StrictStr = Field(min_length=1)
-    email: StrictStr | None = None
+    name: StrictStr = Field(min_length=1, max_length=MAX_TITLE_CHARS)
+    email: StrictStr | None = Field(default=None, max_length=254)
     url: StrictStr | None = None
 
     @field_validator("email")
@@ -130,8 +154,16 @@ class PluginInfo(_Model):
     license: StrictStr | None = None
     homepage: StrictStr | None = None
     source: StrictStr | None = None
-    maintainers: list[Maintainer] = Field(default_factory=list)
-    icon: StrictStr | None = None  # path of the icon file next to plugin.yaml
+    maintainers: list[Maintainer] = Field(default_factory=list, max_length=MAX_MAINTAINERS)
+    icon: StrictStr | None = Field(default=None, max_length=255)  # icon file next to plugin.yaml
+
+    @field_validator("display_name")
+    @classmethod
+    def _title_length(cls, value: LocalizedText) -> LocalizedText:
+        for text in (value.en, value.zh or ""):
+            if len(text) > MAX_TITLE_CHARS:
+                raise ValueError(f"must be at most {MAX_TITLE_CHARS} characters")
+        return value
 
     @field_validator("name")
     @classmethod
@@ -170,6 +202,8 @@ class PluginInfo(_Model):
     def _license(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        if len(value) > MAX_LICENSE_CHARS:
+            raise ValueError(f"must be at most {MAX_LICENSE_CHARS} characters")
         tokens = value.replace("(", " ").replace(")", " ").split()
         ok = (
             bool(tokens)
@@ -193,7 +227,7 @@ class PluginInfo(_Model):
 
 
 class PluginSpec(_Model):
-    root_id: StrictStr = ""
+    root_id: StrictStr = Field(default="", max_length=MAX_ROOT_ID_CHARS)
     filter_type: FilterType = FilterType.HTTP
     phase: Phase = Phase.UNSPECIFIED_PHASE
     priority: StrictInt | None = None
@@ -206,6 +240,17 @@ class PluginSpec(_Model):
     def _priority(cls, value: int | None) -> int | None:
         if value is not None and not 1 <= value <= 1000:
             raise ValueError("must be between 1 and 1000")
+        return value
+
+    @field_validator("config_schema", "example_config")
+    @classmethod
+    def _config_size(cls, value: Any) -> Any:
+        if value is not None:
+            size = len(json.dumps(value, ensure_ascii=False).encode())
+            if size > MAX_CONFIG_JSON_BYTES:
+                raise ValueError(
+                    f"is {size} bytes as JSON; the limit is {MAX_CONFIG_JSON_BYTES}"
+                )
         return value
 
     @field_validator("targets")
@@ -278,6 +323,54 @@ _TYPE_MESSAGES = {
 }
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that measures the composed document before constructing it."""
+
+    def compose_document(self) -> yaml.Node | None:
+        node: yaml.Node | None = super().compose_document()
+        if node is not None:
+            _check_expansion(node)
+        return node
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a node graph whose alias expansion is too large, too deep or cyclic.
+
+    Aliases make the graph a DAG whose shared nodes count once per use; sizes are
+    memoised per node, so the check costs the graph's size, not the expansion's.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node, depth: int) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise PluginYamlError("", "plugin.yaml has an alias that refers to itself")
+        if depth > MAX_DEPTH:
+            raise PluginYamlError("", f"plugin.yaml nests deeper than {MAX_DEPTH} levels")
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.ScalarNode):
+            total += len(node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
+        active.discard(key)
+        if total > MAX_EXPANDED_SIZE:
+            raise PluginYamlError(
+                "", f"plugin.yaml expands to more than {MAX_EXPANDED_SIZE} characters "
+                "through YAML aliases (&anchor / *alias); write the values out, or use "
+                "fewer aliases"
+            )
+        sizes[key] = total
+        return total
+
+    size(root, 0)
+
+
 def _path(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
@@ -333,13 +426,19 @@ def _check_schema(spec: PluginSpec) -> None:
 
 def load_plugin_yaml(text: bytes | str) -> PluginMetadata:
     """Parse and validate ``plugin.yaml``; raises ``PluginYamlError`` naming the field."""
+    if len(text) > MAX_PLUGIN_YAML_BYTES:
+        raise PluginYamlError(
+            "", f"plugin.yaml is larger than {MAX_PLUGIN_YAML_BYTES} bytes"
+        )
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise PluginYamlError("", f"plugin.yaml is not UTF-8 text: {exc}") from exc
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader subclass
+    except RecursionError as exc:
+        raise PluginYamlError("", f"plugin.yaml nests deeper than {MAX_DEPTH} levels") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
