@@ -87,11 +87,19 @@ class Hub:
         registry = self._registry
         if registry is None:
             registry = self._registry = RegistryService(self)
-        with registry.open_blob(repository, digest) as stream:
-            data = stream.read(limit + 1)
-        if len(data) > limit:
-            raise LayoutError(f"blob {digest} is larger than any plugin layer may be ({limit})")
-        return data
+        too_large = LayoutError(f"blob {digest} is larger than a plugin layer may be ({limit})")
+        if registry.stat_blob(repository, digest).size > limit:
+            raise too_large
+        chunks: list[bytes] = []
+        total = 0
+        with self.storage.open(digest) as stream:
+            # In chunks: read(limit) would allocate the whole limit up front.
+            while chunk := stream.read(min(1024 * 1024, limit + 1 - total)):
+                chunks.append(chunk)
+                total += len(chunk)
+                if total > limit:
+                    raise too_large
+        return b"".join(chunks)
 
     def _subscribe_standing_handlers(self) -> None:
         """Wire the parts that follow the registry, in one place for every entry point.

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import html
+import socket
 
 import yaml
 from starlette.testclient import TestClient
+
+from wasmhub.app import create_app
+from wasmhub.hub import Hub
+from wasmhub.settings import Settings
 
 USER = {"X-Wasmhub-User": "ann"}
 
@@ -77,3 +82,18 @@ def test_version_detail_returns_every_snippet_pinned_by_the_manifest_digest(
     for text in (snippets["istio_wasmplugin"], snippets["envoy_gateway_extension_policy"],
                  snippets["higress_wasmplugin"], snippets["pull_command"]):
         assert html.escape(text, quote=False) in page
+
+
+def test_an_unresolvable_host_answers_a_400_problem(settings: Settings) -> None:
+    def no_such_name(host: str, _port: int) -> list[str]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    # The hub's resolver, injected: the made-up name never reaches the system's DNS.
+    hub = Hub.open(settings, resolver=no_such_name)
+    with TestClient(create_app(settings, hub), raise_server_exceptions=False) as client:
+        response = client.post("/api/v1/plugins", json=body("https://nosuch.example/x.wasm"),
+                               headers=USER)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "'nosuch.example'" in response.json()["detail"]
+    assert "cannot be resolved" in response.json()["detail"]

@@ -52,6 +52,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send(302, b"", {"Location": "http://169.254.169.254/latest/meta-data"})
         elif path == "/to-plugin":
             self._send(302, b"", {"Location": "/plugin.wasm"})
+        elif path == "/downgrade":
+            # Same host and port, plain http: an https:// add must not follow it.
+            self._send(302, b"", {"Location": f"http://{self.headers['Host']}/plugin.wasm"})
         elif path == "/loop":
             self._send(302, b"", {"Location": "/loop"})
         else:
