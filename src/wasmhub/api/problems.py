@@ -1,7 +1,8 @@
 """The one place REST v1 turns exceptions into ``application/problem+json`` (RFC 9457).
 
 - ``wasmhub.errors.WasmhubError`` subclasses → their ``http_status`` (400, 401, 403,
-  404, 409, 502, …), ``title`` from the class, ``detail`` the error's message.
+  404, 409, 502, 503 with ``Retry-After``, …), ``title`` from the class, ``detail`` the
+  error's message.
 - Request validation (FastAPI/pydantic) → 422 with ``errors`` listing each bad field.
 - Starlette HTTP errors (unknown route 404, 405, …) → that status.
 - Anything else is a bug: logged with its traceback, answered with a generic 500.

@@ -120,9 +120,11 @@ def list_plugins(
 @router.post(
     "/plugins", response_model=PluginDetailOut, status_code=201,
     summary="Add a plugin by URL (oci:// or https://….wasm)",
-    responses={400: {"description": "Unacceptable URL or content"},
+    responses={400: {"description": "Unacceptable URL or content, or an unknown host"},
                409: {"description": "Already in the catalog"},
-               502: {"description": "The remote server failed"}},
+               502: {"description": "The remote server failed"},
+               503: {"description": "Too many imports running; retry (Retry-After)"},
+               504: {"description": "The remote server was too slow"}},
 )
 def add_plugin(request: Request, body: AddPluginIn, service: Catalog, user: User) -> Response:
     detail = service.add_by_url(Registration(
