@@ -254,7 +254,7 @@ class PluginImporter:
 
     def add(self, catalog: CatalogService, registration: Registration) -> tuple[str, str]:
         """Import the plugin at ``registration.url``; returns its (namespace, name)."""
-        target = self._target(registration)
+        target = self._check_target(registration)
         if not self._slots.acquire(blocking=False):
             raise BusyError(
                 f"{self.max_concurrent} plugin imports are already running on this server "
@@ -265,7 +265,7 @@ class PluginImporter:
         finally:
             self._slots.release()
 
-    def _target(self, registration: Registration) -> _Target:
+    def _check_target(self, registration: Registration) -> _Target:
         """The cheap checks, before an import slot is taken."""
         from wasmhub.oci.names import validate_name
         from wasmhub.oci.reference import Reference

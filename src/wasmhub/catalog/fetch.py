@@ -65,7 +65,7 @@ class UnsafeURLError(InputError):
     """The URL is malformed or points at an address the hub may not contact."""
 
 
-class UnresolvableHostError(InputError):
+class UnresolvableHostError(UnsafeURLError):
     """The URL's host name does not exist (the user's input, not a remote failure)."""
 
 
