@@ -178,3 +178,11 @@ def test_parallel_bombs_unpack_at_most_max_concurrent_unpacks_at_once(
     assert len(refused) == len(bombs) and all("unpacks to more than" in m for m in refused)
     assert inflight["max"] <= 2
     assert peak < 2 * (limit + 2 * MiB) + 4 * MiB  # two unpacks' worth, not six
+
+
+def test_an_unchecked_long_root_id_is_stored_cut_to_its_column(hub: Hub) -> None:
+    # Root ids from runtime-config.json are not plugin.yaml's (checked) field: a
+    # 1000-character one must still index (PostgreSQL refused the row before).
+    push(hub, "sec/long-root", "1.0.0", pack(proxy_module(), root_ids=("r" * 1000,)))
+    version = CatalogService(hub).get_version("sec", "long-root", "1.0.0")
+    assert version.root_id == "r" * 255

@@ -33,6 +33,7 @@ from wasmhub.catalog.types import Localized, VersionRecord
 from wasmhub.errors import WasmhubError
 from wasmhub.events import Event, ManifestDeleted, ManifestFetched, ManifestPushed
 from wasmhub.wasm.layouts import MAX_ICON_BYTES
+from wasmhub.wasm.plugin_yaml import MAX_ROOT_ID_CHARS
 
 if TYPE_CHECKING:
     from wasmhub.hub import Hub
@@ -108,7 +109,7 @@ def version_record(
         repository=repository,
         tag=tag,
         digest=digest,
-        media_type=media_type,
+        media_type=media_type[:255],
         layout=analysis.layout.value,
         size=_manifest_size(payload),
         display_name=Localized(
@@ -121,7 +122,9 @@ def version_record(
         keywords=tuple(info.keywords) if info else (),
         license=(info.license or "") if info else "",
         source=((info.source or info.homepage) or "") if info else "",
-        root_id=(spec.root_id if spec and spec.root_id else next(iter(plugin.root_ids), "")),
+        # From runtime-config.json or annotations when plugin.yaml names none: unchecked.
+        root_id=(spec.root_id if spec and spec.root_id
+                 else next(iter(plugin.root_ids), ""))[:MAX_ROOT_ID_CHARS],
         phase=spec.phase.value if spec else "",
         priority=spec.priority if spec else None,
         config_schema=spec.config_schema if spec else None,
