@@ -25,11 +25,13 @@ ends (the upstream closes its connections, the trickling bodies end).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -46,7 +48,12 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from tests.catalog.publish import packed_plugin  # noqa: E402
 from tests.catalog.slow_upstream import slow_upstream  # noqa: E402
-from tests.support.servers import RunningServer, running_wasmhub  # noqa: E402
+from tests.support.servers import (  # noqa: E402
+    RunningServer,
+    free_port,
+    wait_until_up,
+    wasmhub_command,
+)
 
 from wasmhub.wasm import PackedImage  # noqa: E402
 
@@ -214,6 +221,34 @@ def catalog_agrees(server: RunningServer) -> str:
         f"no (registry {registry_digest[:19]}, catalog {catalog_digest[:19]})")
 
 
+@contextlib.contextmanager
+def serving(
+    data_dir: Path, database_url: str | None, env: dict[str, str]
+) -> Iterator[RunningServer]:
+    """``wasmhub serve`` with a start-up wait long enough for a loaded machine."""
+    port = free_port()
+    data_dir.mkdir(parents=True)
+    full = {**os.environ, "WASMHUB_DATA_DIR": str(data_dir), "WASMHUB_PORT": str(port),
+            "WASMHUB_HOST": "127.0.0.1", **env}
+    if database_url:
+        full["WASMHUB_DATABASE_URL"] = database_url
+    log_path = data_dir / "server.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen([*wasmhub_command(), "serve"], env=full, stdout=log,
+                                stderr=subprocess.STDOUT)
+    server = RunningServer("wasmhub", f"http://127.0.0.1:{port}", port, proc, log_path)
+    try:
+        wait_until_up(server, timeout=180.0)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
@@ -234,7 +269,7 @@ def main() -> None:
     racers = [packed_plugin("race", TAG, en=f"Race {i}", readme=f"# Writer {i}")
               for i in range(16)]
     with tempfile.TemporaryDirectory(prefix="wasmhub-attack-") as tmp, \
-            running_wasmhub(Path(tmp) / "hub", args.database_url, extra_env=env) as server:
+            serving(Path(tmp) / "hub", args.database_url, env) as server:
         with httpx.Client(base_url=server.url, timeout=60.0) as client:
             push(client, PULL_REPO, TAG, pulled).raise_for_status()
             for image in racers:
