@@ -314,9 +314,12 @@ def write_docs(report: dict[str, object], args: argparse.Namespace) -> None:
     start = text.index(SECTION)
     end = text.find("\n## ", start + 1)
     section = text[start:] if end < 0 else text[start:end + 1]
-    rows = [r for r in section.splitlines() if r.startswith("| ") and not r.startswith("| code")
+    lines = section.splitlines()
+    table = [i for i, r in enumerate(lines) if r.startswith("|")]
+    notes = lines[table[-1] + 1:] if table else []  # the analysis below the table stays
+    rows = [r for r in lines if r.startswith("| ") and not r.startswith("| code")
             and not r.startswith(f"| {report['label']} ({args.workers} workers) |")]
-    updated = header + "\n".join([*rows, line]) + "\n"
+    updated = header + "\n".join([*rows, line, *notes]).rstrip("\n") + "\n"
     text = text[:start] + updated + ("" if end < 0 else text[end + 1:])
     DOCS.write_text(text)
 
