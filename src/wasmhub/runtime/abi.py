@@ -100,14 +100,16 @@ class MetricType(IntEnum):
 
 
 class Errno(IntEnum):
-    """WASI errno values used by the host."""
+    """WASI errno values used by the host (wasi_snapshot_preview1 numbering)."""
 
     SUCCESS = 0
     BADF = 8
     FAULT = 21
     INVAL = 28
-    SPIPE = 70
+    NOENT = 44
+    NOSYS = 52
     NOTSUP = 58
+    SPIPE = 70
 
 
 WASI_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
@@ -169,25 +171,55 @@ ENV_BY_VERSION: dict[AbiVersion, dict[str, str]] = {
     },
 }
 
-# WASI functions: name -> (parameter kinds, returns an errno?)
+# WASI preview1, every function: name -> (parameter kinds, returns an errno?). The host
+# offers all of them under both module names; see wasmhub.runtime.wasi for what each does.
 WASI_FUNCS: dict[str, tuple[str, bool]] = {
-    "fd_write": ("iiii", True),
-    "fd_read": ("iiii", True),
-    "fd_close": ("i", True),
-    "fd_seek": ("iIii", True),
-    "fd_fdstat_get": ("ii", True),
-    "fd_prestat_get": ("ii", True),
-    "fd_prestat_dir_name": ("iii", True),
-    "clock_time_get": ("iIi", True),
-    "clock_res_get": ("ii", True),
-    "random_get": ("ii", True),
-    "environ_get": ("ii", True),
-    "environ_sizes_get": ("ii", True),
     "args_get": ("ii", True),
     "args_sizes_get": ("ii", True),
-    "proc_exit": ("i", False),
-    "sched_yield": ("", True),
+    "environ_get": ("ii", True),
+    "environ_sizes_get": ("ii", True),
+    "clock_res_get": ("ii", True),
+    "clock_time_get": ("iIi", True),
+    "fd_advise": ("iIIi", True),
+    "fd_allocate": ("iII", True),
+    "fd_close": ("i", True),
+    "fd_datasync": ("i", True),
+    "fd_fdstat_get": ("ii", True),
+    "fd_fdstat_set_flags": ("ii", True),
+    "fd_fdstat_set_rights": ("iII", True),
+    "fd_filestat_get": ("ii", True),
+    "fd_filestat_set_size": ("iI", True),
+    "fd_filestat_set_times": ("iIIi", True),
+    "fd_pread": ("iiiIi", True),
+    "fd_prestat_get": ("ii", True),
+    "fd_prestat_dir_name": ("iii", True),
+    "fd_pwrite": ("iiiIi", True),
+    "fd_read": ("iiii", True),
+    "fd_readdir": ("iiiIi", True),
+    "fd_renumber": ("ii", True),
+    "fd_seek": ("iIii", True),
+    "fd_sync": ("i", True),
+    "fd_tell": ("ii", True),
+    "fd_write": ("iiii", True),
+    "path_create_directory": ("iii", True),
+    "path_filestat_get": ("iiiii", True),
+    "path_filestat_set_times": ("iiiiIIi", True),
+    "path_link": ("iiiiiii", True),
+    "path_open": ("iiiiiIIii", True),
+    "path_readlink": ("iiiiii", True),
+    "path_remove_directory": ("iii", True),
+    "path_rename": ("iiiiii", True),
+    "path_symlink": ("iiiii", True),
+    "path_unlink_file": ("iii", True),
     "poll_oneoff": ("iiii", True),
+    "proc_exit": ("i", False),
+    "proc_raise": ("i", True),
+    "sched_yield": ("", True),
+    "random_get": ("ii", True),
+    "sock_accept": ("iii", True),
+    "sock_recv": ("iiiiii", True),
+    "sock_send": ("iiiii", True),
+    "sock_shutdown": ("ii", True),
 }
 
 # Callbacks the host calls: name -> number of i32 params per ABI, and whether it returns.

@@ -153,6 +153,8 @@ class HostCallbacks:
         self._keep: list[Any] = []
         self.pending_exception: BaseException | None = None
         self.crossings = 0
+        # When a list: every host call is appended as (module.name, result) (None: trapped).
+        self.trace: list[tuple[str, int | None]] | None = None
 
     def define(
         self, module: str, name: str, kinds: str, has_result: bool, fn: HostFn, fault: int,
@@ -169,6 +171,7 @@ class HostCallbacks:
         string_at = ctypes.string_at
         result_at = ctypes.c_uint32.from_address
         owner = self
+        qualified = f"{module}.{name}"
 
         @_RawCallback  # type: ignore[untyped-decorator]
         def callback(_env: Any, _caller: Any, args: int, _nargs: int) -> int:
@@ -178,6 +181,8 @@ class HostCallbacks:
             except GuestMemoryError:
                 result = fault
             except HostTrap as exc:
+                if owner.trace is not None:
+                    owner.trace.append((qualified, None))
                 text = str(exc).encode()
                 trap = ffi.wasmtime_trap_new(text, len(text))
                 return int(ctypes.cast(trap, ctypes.c_void_p).value or 0)
@@ -188,6 +193,8 @@ class HostCallbacks:
                 return int(ctypes.cast(trap, ctypes.c_void_p).value or 0)
             if has_result:
                 result_at(args).value = (result or 0) & _MASK32
+            if owner.trace is not None:
+                owner.trace.append((qualified, (result or 0) & _MASK32 if has_result else None))
             return 0
 
         self._keep.append(callback)

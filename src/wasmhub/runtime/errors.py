@@ -14,15 +14,33 @@ configured fail strategy, as Envoy does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from wasmhub.errors import InputError
 
 
 class ModuleLoadError(InputError):
-    pass
+    """Refused before any plugin code ran (stage ``load``), as Envoy's "Failed to
+    initialize Wasm code"."""
+
+    stage = "load"
+    plugin_logs: list[object] = []  # noqa: RUF012 - never mutated; nothing ran
 
 
 class PluginStartError(InputError):
-    pass
+    """The plugin refused to start. ``stage`` is ``start`` (``_start``/``_initialize``/
+    ``proxy_on_context_create``/``proxy_on_vm_start``: Envoy's "Failed to start base
+    Wasm") or ``configure`` (``proxy_on_configure``: "Failed to configure base Wasm
+    plugin"); ``callback`` the guest function that refused or trapped; ``plugin_logs``
+    the :class:`~wasmhub.runtime.LogEntry` lines the plugin wrote before, which usually
+    say why (Envoy logs them too)."""
+
+    def __init__(self, message: str, *, stage: str = "start", callback: str = "",
+                 plugin_logs: Sequence[object] | None = None) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.callback = callback
+        self.plugin_logs = list(plugin_logs or [])
 
 
 class TestFileError(InputError):

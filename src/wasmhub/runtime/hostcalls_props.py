@@ -105,7 +105,7 @@ def _http_property(vm: PluginVM, ctx: HttpContext, path: str) -> Any:
         if name == "protocol":
             return "HTTP/1.1"
         if name == "time":
-            return vm.now_ns
+            return vm.clock_ns()
         if name in ("size", "total_size"):
             return len(ctx.request_body or b"")
     if path.startswith("response.") and response is not None:
@@ -145,7 +145,7 @@ def functions(vm: PluginVM) -> dict[str, Callable[..., int]]:  # noqa: PLR0915 -
         return Status.OK
 
     def current_time(ret: int) -> int:
-        mem.write_u64(ret, vm.now_ns)
+        mem.write_u64(ret, vm.clock_ns())
         return Status.OK
 
     def root_of(ctx: Context) -> RootContext | None:
@@ -159,7 +159,7 @@ def functions(vm: PluginVM) -> dict[str, Callable[..., int]]:  # noqa: PLR0915 -
         if root is None:
             return Status.BAD_ARGUMENT
         root.tick_period_ms = period
-        root.next_tick_ns = vm.now_ns + period * 1_000_000
+        root.next_tick_ns = vm.clock_ns() + period * 1_000_000
         return Status.OK
 
     def define_metric(metric_type: int, np: int, ns: int, ret_id: int) -> int:

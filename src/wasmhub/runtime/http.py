@@ -2,11 +2,14 @@
 would with this plugin as its only filter.
 
 Order: ``proxy_on_context_create`` → request headers → body chunks → trailers → (upstream)
-→ response headers → body → trailers → ``proxy_on_done`` → ``proxy_on_log`` →
-``proxy_on_delete``. A callback returning Continue forwards what it saw; Pause
-(StopIteration / StopIterationAndBuffer) holds the stream and buffers later body chunks,
-which the filter keeps seeing with the accumulated size; StopAll (3, 4) also withholds
-body callbacks until resumed. ``proxy_continue_stream`` (0.2.x) or
+→ response headers → body → trailers → ``proxy_on_log`` → ``proxy_on_done`` →
+``proxy_on_delete`` (Envoy's access-log phase comes before the stream is destroyed). Body
+chunks arrive as Envoy's HTTP/1 codec delivers them: each with end_of_stream false, then an
+empty one that ends the body. A callback returning Continue forwards what it saw; a pause
+from a body callback (StopIterationAndBuffer) holds the stream and buffers later chunks,
+which the filter keeps seeing with the accumulated size; any pause from a headers callback
+is StopAll, as proxy-wasm-cpp-host makes it: body callbacks wait until resumed.
+``proxy_continue_stream`` (0.2.x) or
 ``proxy_continue_request``/``_response`` (0.1.0) resumes after the current callback;
 pending async answers (HTTP/gRPC calls, queues) are delivered after each callback.
 ``proxy_send_local_response`` ends the request phase: the upstream is never reached and
@@ -19,6 +22,8 @@ strategy: fail-open continues without the filter, fail-closed answers 503
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from collections.abc import Callable
 
 from wasmhub.runtime.abi import AbiVersion
@@ -42,6 +47,8 @@ _PAUSING = (1, 3, 4)
 def run_http(vm: PluginVM, request: HttpRequest, upstream: Upstream) -> HttpResult:
     logs, calls = len(vm.logs), len(vm.calls)
     crossings, guest = vm.host.crossings, vm.guest_calls
+    with contextlib.suppress(PluginFailed):  # failed now: the request follows the strategy
+        vm.catch_up()
     result = _Stream(vm, request, upstream).run()
     result.logs = vm.logs[logs:]
     result.calls = vm.calls[calls:]
@@ -66,6 +73,8 @@ class _Stream:
         self.sent_trailers: HeaderMap | None = None
         self.response_started = False
         self.local_sent = False
+        self.grpc = any(key.lower() == "content-type" and value.startswith("application/grpc")
+                        for key, value in request.headers)
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -77,6 +86,7 @@ class _Stream:
                 self.ctx.reset = True
             else:
                 self.ctx.local_reply = LocalReply(503, "wasm_fail_stream", b"", [], 14)
+
         else:
             self.ctx.resume_request = self.ctx.resume_response = True
 
@@ -135,11 +145,15 @@ class _Stream:
         ctx.phase = "log"
         if not self.dead:
             try:
-                vm.finish_context(ctx)
+                # Envoy: the access-log phase (on_log) first, then the stream is destroyed
+                # (on_done, whose answer it does not wait for, and on_delete).
+                for name in ("proxy_on_log", "proxy_on_done", "proxy_on_delete"):
+                    vm.call(name, ctx, ctx.id)
+                ctx.closed = True
                 vm.drain()
             except PluginFailed as exc:
                 self.failure = exc.failure  # type: ignore[assignment]
-        vm.contexts.pop(ctx.id, None) if not ctx.done_pending else None
+        vm.contexts.pop(ctx.id, None)
         result.failure = self.failure
         return result
 
@@ -148,10 +162,12 @@ class _Stream:
         if ctx.reset or stalled is not None:
             return HttpResult(None, [], b"", [], upstream, ctx.local_reply, ctx.reset, stalled,
                               context_id=ctx.id)
-        headers = self.sent_headers or HeaderMap()
+        headers = (self.sent_headers or HeaderMap()).copy()
         status_raw = headers.get(b":status") or b"0"
+        status = int(status_raw) if status_raw.isdigit() else 0
+        _frame(headers, status, bool(self.sent_body) or self.sent_trailers is not None)
         return HttpResult(
-            int(status_raw) if status_raw.isdigit() else 0, headers.strings(pseudo=False),
+            status, headers.strings(pseudo=False),
             bytes(self.sent_body), self.sent_trailers.strings() if self.sent_trailers else [],
             upstream, ctx.local_reply, context_id=ctx.id,
         )
@@ -176,15 +192,26 @@ class _Stream:
         if trailers is not None:
             self.sent_trailers = trailers.copy()
 
-    def _direction(self, headers: HeaderMap, chunks: list[bytes], trailers: HeaderMap | None,
-                   prefix: str, flag: str) -> bool:
-        """One direction of the stream; False if it stays paused with nothing to resume."""
-        ctx = self.ctx
+    def _bind(self, prefix: str, headers: HeaderMap) -> bytearray:
+        """Make ``headers`` and a new, empty body this direction's map and buffer."""
         body = bytearray()
         if prefix == "request":
-            ctx.request_headers, ctx.request_body = headers, body
+            self.ctx.request_headers, self.ctx.request_body = headers, body
         else:
-            ctx.response_headers, ctx.response_body = headers, body
+            self.ctx.response_headers, self.ctx.response_body = headers, body
+        return body
+
+    def _direction(self, headers: HeaderMap, chunks: list[bytes], trailers: HeaderMap | None,
+                   prefix: str, flag: str, *, codec: bool = True) -> bool:
+        """One direction of the stream; False if it stays paused with nothing to resume.
+
+        ``codec``: the body comes from an HTTP/1 peer, and Envoy's codec hands each chunk
+        to the filter with end_of_stream false, then ends the body with an empty chunk
+        (end_of_stream true) when the message is complete and no trailers follow. A local
+        reply's body is one chunk that ends the stream."""
+        chunks = [*chunks, b""] if codec and chunks and trailers is None else chunks
+        ctx = self.ctx
+        body = self._bind(prefix, headers)
         self.paused = self.stop_all = False
         self.sent_headers, self.sent_body, self.sent_trailers = None, bytearray(), None
         eos = not chunks and trailers is None
@@ -193,7 +220,9 @@ class _Stream:
         if self._ended():
             return True
         if action in _PAUSING:
-            self.paused, self.stop_all = True, action >= 3
+            # proxy-wasm-cpp-host turns a headers StopIteration into
+            # StopAllIterationAndWatermark: the body waits too, until the filter resumes.
+            self.paused, self.stop_all = True, True
         else:
             self._forward(None, None, headers)
         if self._settle(flag, body, headers):
@@ -256,6 +285,12 @@ class _Stream:
                 authority = value
             else:
                 pairs.append((key, value))
+        if self.vm.config.proxy_request_headers:
+            names = {key.lower() for key, _ in pairs}
+            if "x-forwarded-proto" not in names:
+                pairs.append(("x-forwarded-proto", request.scheme))
+            if "x-request-id" not in names:
+                pairs.append(("x-request-id", str(uuid.uuid4())))
         headers = HeaderMap.from_strings([
             (":authority", authority), (":path", request.path),
             (":method", request.method.upper()), (":scheme", request.scheme), *pairs])
@@ -268,8 +303,13 @@ class _Stream:
         ctx = self.ctx
         ctx.phase = "response"
         self.response_started = False
-        headers = HeaderMap.from_strings([(":status", str(response.status)),
-                                          *response.headers])
+        pairs = list(response.headers)
+        names = {key.lower() for key, _ in pairs}
+        body = b"".join(response.chunks())
+        if body and not names & {"content-length", "transfer-encoding"}:
+            # What an HTTP/1 upstream sends with a body (the test need not spell it out).
+            pairs.append(("content-length", str(len(body))))
+        headers = HeaderMap.from_strings([(":status", str(response.status)), *pairs])
         trailers = HeaderMap.from_strings(response.trailers) if response.trailers else None
         done = self._direction(headers, response.chunks(), trailers, "response",
                                "resume_response")
@@ -277,7 +317,7 @@ class _Stream:
         if local is not None and not ctx.reset:
             # Sent while handling the response: it replaces the upstream's response.
             self.local_sent = True
-            self.sent_headers = _local_headers(local)
+            self.sent_headers = _local_headers(local, self.grpc)
             self.sent_body = bytearray(local.body)
             self.sent_trailers = None
         return done
@@ -285,13 +325,13 @@ class _Stream:
     def _local_response(self, local: LocalReply) -> None:
         """The local reply goes to the client through the filter's response callbacks."""
         ctx = self.ctx
-        headers = _local_headers(local)
+        headers = _local_headers(local, self.grpc)
         ctx.phase = "response"
         self.response_started = True
         self.local_sent = True
         chunks = [local.body] if local.body else []
         ctx.local_reply = None
-        self._direction(headers, chunks, None, "response", "resume_response")
+        self._direction(headers, chunks, None, "response", "resume_response", codec=False)
         if ctx.reset:
             return
         ctx.local_reply = local  # a second local reply from here is ignored
@@ -299,11 +339,28 @@ class _Stream:
         self._forward(body, None, headers)  # a paused local reply still goes out as is
 
 
-def _local_headers(local: LocalReply) -> HeaderMap:
+def _frame(headers: HeaderMap, status: int, has_body: bool) -> None:
+    """How Envoy's HTTP/1 codec frames the response to the client: with neither
+    content-length nor transfer-encoding, an empty response gets ``content-length: 0`` and
+    one with a body is sent chunked (none for 1xx, 204 and 304, which have no body)."""
+    if headers.get(b"content-length") is not None or headers.get(b"transfer-encoding"):
+        return
+    if status < 200 or status in (204, 304):
+        return
+    if has_body:
+        headers.add(b"transfer-encoding", b"chunked")
+    else:
+        headers.add(b"content-length", b"0")
+
+
+def _local_headers(local: LocalReply, grpc: bool) -> HeaderMap:
+    """A local reply's headers as Envoy builds them: content-length and content-type
+    text/plain for a body; ``grpc-status`` only when the request was gRPC (a plain HTTP
+    client never gets one)."""
     pairs = [(":status", str(local.status))]
     if local.body:
         pairs += [("content-length", str(len(local.body))), ("content-type", "text/plain")]
-    if local.grpc_status is not None:
+    if grpc and local.grpc_status is not None:
         pairs.append(("grpc-status", str(local.grpc_status)))
     headers = HeaderMap.from_strings(pairs)
     for key, value in local.headers:  # Envoy sets (replaces) the plugin's extra headers

@@ -16,6 +16,16 @@ StrPairs = list[tuple[str, str]]
 DEFAULT_START_NS = 1_700_000_000_000_000_000  # 2023-11-14T22:13:20Z, the virtual clock's zero
 
 
+class Clock(StrEnum):
+    """Which time the plugin sees. ``virtual`` (``wasmhub test``): starts at
+    ``start_time_ns`` and moves only when the test advances it, so timers are
+    deterministic. ``real`` (``wasmhub run``, the playground): wall-clock time, and due
+    ``proxy_on_tick`` calls fire before each request, as a proxy's timers would have."""
+
+    VIRTUAL = "virtual"
+    REAL = "real"
+
+
 class FailStrategy(StrEnum):
     FAIL_CLOSED = "fail_closed"
     FAIL_OPEN = "fail_open"
@@ -65,6 +75,10 @@ class HostConfig:
     memory_limit_bytes: int = 1 << 30  # proxy-wasm-cpp-host's default cap
     log_level: LogLevel = LogLevel.TRACE
     start_time_ns: int = DEFAULT_START_NS
+    clock: Clock = Clock.VIRTUAL
+    # Add the request headers Envoy's connection manager adds before any filter runs
+    # (x-forwarded-proto, x-request-id) when the client did not send them.
+    proxy_request_headers: bool = True
     http_calls: list[HttpCallAnswer] = field(default_factory=list)
     grpc_calls: list[GrpcAnswer] = field(default_factory=list)
 
@@ -106,10 +120,12 @@ class LogEntry:
     message: str
     context_id: int
     source: str = "proxy_log"  # proxy_log | stdout | stderr | host
+    callback: str = ""  # the guest callback that was running ("" outside any)
 
     def to_json(self) -> dict[str, Any]:
         return {"level": self.level.name.lower(), "message": self.message,
-                "context_id": self.context_id, "source": self.source}
+                "context_id": self.context_id, "source": self.source,
+                "callback": self.callback}
 
 
 @dataclass

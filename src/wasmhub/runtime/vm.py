@@ -10,6 +10,7 @@ One ``PluginVM`` is one instance kept across requests, as in a proxy worker: plu
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 
 import wasmtime
 
+from wasmhub.errors import InputError
 from wasmhub.runtime import hostcalls_calls, hostcalls_maps, hostcalls_props, hostcalls_shared
 from wasmhub.runtime import wasi as wasi_calls
 from wasmhub.runtime.abi import (
@@ -49,7 +51,7 @@ from wasmhub.runtime.errors import (
     PluginStartError,
 )
 from wasmhub.runtime.memory import GuestMemory
-from wasmhub.runtime.model import HostConfig, LogEntry, OutboundCall, PluginFailure
+from wasmhub.runtime.model import Clock, HostConfig, LogEntry, OutboundCall, PluginFailure
 
 
 @dataclass
@@ -98,7 +100,8 @@ class PluginVM:
                 "proxy_abi_version_0_1_0, proxy_abi_version_0_2_0, proxy_abi_version_0_2_1"
             )
         self.abi: AbiVersion = abi
-        self.now_ns = self.config.start_time_ns
+        self.real_clock = self.config.clock is Clock.REAL
+        self.now_ns = time.time_ns() if self.real_clock else self.config.start_time_ns
         self.logs: list[LogEntry] = []
         self.metrics: dict[int, Metric] = {}
         self.metric_ids: dict[tuple[MetricType, str], int] = {}
@@ -113,6 +116,8 @@ class PluginVM:
         self.guest_calls = 0
         self.next_context_id = 1
         self.next_token = 1
+        self.callback = ""  # the guest callback running now ("" between callbacks)
+        self.exit_code: int | None = None  # set by proc_exit until the callback unwinds
         self._ticks = deadline_ticks(self.config.callback_timeout_ms)
 
         self.root = self._instantiate(compiled, export_types)
@@ -165,6 +170,10 @@ class PluginVM:
         self.host.define("env", "emscripten_notify_memory_growth", "i", False,
                          lambda _index: None, 0)
         provided.add(("env", "emscripten_notify_memory_growth"))
+        # emscripten's pthread stub; proxy-wasm-cpp-host (Envoy) provides it the same way.
+        self.host.define("env", "pthread_equal", "ii", True,
+                         lambda left, right: int(left == right), 0)
+        provided.add(("env", "pthread_equal"))
         wasi = wasi_calls.functions(self)
         for module in WASI_MODULES:
             for name, (kinds, has_result) in WASI_FUNCS.items():
@@ -227,30 +236,43 @@ class PluginVM:
         try:
             self.invoke(guest, root, *args[: len(ty.params)])
         except PluginFailed as exc:
-            raise PluginStartError(f"plugin failed to initialize: {exc}") from exc
+            raise self._start_error(f"plugin failed to initialize: {exc}", "start",
+                                    name) from exc
+
+    def _start_error(self, message: str, stage: str, callback: str) -> PluginStartError:
+        plugin_logs = [entry for entry in self.logs if entry.source != "host"]
+        if plugin_logs:
+            shown = "; ".join(entry.message for entry in plugin_logs[-5:])
+            message = f"{message} (the plugin logged: {shown})"
+        return PluginStartError(message, stage=stage, callback=callback,
+                                plugin_logs=plugin_logs)
 
     def _start_root(self) -> RootContext:
         root = RootContext(id=self.new_context_id(), root_context_id=0,
                            root_id=self.config.root_id)
         self.contexts[root.id] = root
+        callback = "proxy_on_context_create"
         try:
-            self.call("proxy_on_context_create", root, root.id, 0)
+            self.call(callback, root, root.id, 0)
+            callback = "proxy_on_vm_start"
             root.vm_configuration = bytearray(self.config.vm_config)
-            ok = self.call("proxy_on_vm_start", root, root.id, len(self.config.vm_config))
+            ok = self.call(callback, root, root.id, len(self.config.vm_config))
             root.vm_configuration = None
             if ok == 0:
-                raise PluginStartError("proxy_on_vm_start returned false: the plugin "
-                                       "rejected its VM configuration")
+                raise self._start_error("proxy_on_vm_start returned false: the plugin "
+                                        "rejected its VM configuration", "start", callback)
+            callback = "proxy_on_configure"
             root.plugin_configuration = bytearray(self.config.plugin_config)
-            ok = self.call("proxy_on_configure", root, root.id,
-                           len(self.config.plugin_config))
+            ok = self.call(callback, root, root.id, len(self.config.plugin_config))
             root.plugin_configuration = None
             if ok == 0:
-                raise PluginStartError("proxy_on_configure returned false: the plugin "
-                                       "rejected its configuration")
+                raise self._start_error("proxy_on_configure returned false: the plugin "
+                                        "rejected its configuration", "configure", callback)
             self.drain()
         except PluginFailed as exc:
-            raise PluginStartError(f"plugin failed to start: {exc}") from exc
+            stage = "configure" if callback == "proxy_on_configure" else "start"
+            raise self._start_error(f"plugin failed to start: {exc}", stage,
+                                    callback) from exc
         return root
 
     # -- calling the guest -----------------------------------------------------------
@@ -271,13 +293,17 @@ class PluginVM:
         return self.invoke(func, ctx, *args)
 
     def invoke(self, func: GuestFunc, ctx: Context, *args: int) -> int:
-        previous = self.current
-        self.current = ctx
+        previous, previous_callback = self.current, self.callback
+        self.current, self.callback = ctx, func.name
         set_deadline_raw(self._ctx, self._ticks)
         self.guest_calls += 1
         try:
             return func(*args)
         except GuestTrap as trap:
+            if self.exit_code == 0 and func.name in ("_start", "main"):
+                # A command's main returned and its runtime called proc_exit(0): the
+                # program finished, it did not fail; the instance stays usable, as in Envoy.
+                return 0
             pending = self.host.pending_exception
             self.host.pending_exception = None
             if pending is not None and not isinstance(pending, GuestTrap | PluginFailed):
@@ -287,7 +313,8 @@ class PluginVM:
             self.log(LogLevel.CRITICAL, f"Plugin Crash: {failure.describe()}", ctx.id, "host")
             raise PluginFailed(failure) from None
         finally:
-            self.current = previous
+            self.current, self.callback = previous, previous_callback
+            self.exit_code = None
 
     def current_phase(self) -> str:
         ctx = self.current
@@ -303,11 +330,39 @@ class PluginVM:
 
     def log(self, level: LogLevel, message: str, context_id: int, source: str) -> None:
         if level >= self.config.log_level:
-            self.logs.append(LogEntry(level, message, context_id, source))
+            self.logs.append(LogEntry(level, message, context_id, source, self.callback))
+
+    def clock_ns(self) -> int:
+        """Now, as the plugin sees it (wall clock or virtual clock)."""
+        return time.time_ns() if self.real_clock else self.now_ns
+
+    def monotonic_ns(self) -> int:
+        if self.real_clock:
+            return time.monotonic_ns()
+        return self.now_ns  # never zero: language runtimes treat 0 as a broken clock
+
+    def catch_up(self) -> None:
+        """On the real clock: fire the ``proxy_on_tick`` calls that came due since the
+        last request (a proxy's timers run between requests; this host has no loop)."""
+        if not self.real_clock or self.failure is not None:
+            return
+        now = time.time_ns()
+        for ctx in list(self.contexts.values()):
+            # A proxy's timer fires once and re-arms a period later: missed periods
+            # do not pile up.
+            if isinstance(ctx, RootContext) and ctx.tick_period_ms and ctx.next_tick_ns <= now:
+                ctx.next_tick_ns = now + ctx.tick_period_ms * 1_000_000
+                self.call("proxy_on_tick", ctx, ctx.id)
+                self.drain()
 
     def advance(self, milliseconds: int) -> None:
         """Advance the virtual clock, firing ``proxy_on_tick`` for each elapsed period."""
-        target = self.now_ns + milliseconds * 1_000_000
+        if self.real_clock:
+            raise InputError("this plugin runs on the real clock, which cannot be "
+                             "advanced; use the virtual clock (the default) to advance time")
+        self._run_ticks(self.now_ns + milliseconds * 1_000_000)
+
+    def _run_ticks(self, target: int) -> None:
         while True:
             due = [
                 ctx for ctx in self.contexts.values()
