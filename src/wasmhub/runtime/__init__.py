@@ -16,6 +16,7 @@ from wasmhub.runtime.errors import (
     TestFileError,
 )
 from wasmhub.runtime.model import (
+    Clock,
     FailStrategy,
     GrpcAnswer,
     HostConfig,
@@ -31,6 +32,7 @@ from wasmhub.runtime.plugin import Plugin
 
 __all__ = [
     "AbiVersion",
+    "Clock",
     "FailStrategy",
     "GrpcAnswer",
     "HostConfig",

@@ -44,6 +44,14 @@ class HeaderMap:
         self.pairs.append((key.lower(), value))
 
     def replace(self, key: bytes, value: bytes) -> None:
+        """Envoy's ``setCopy``: every value of ``key`` removed, the new one appended."""
+        key = key.lower()
+        self.pairs = [pair for pair in self.pairs if pair[0] != key]
+        self.pairs.append((key, value))
+
+    def set_in_place(self, key: bytes, value: bytes) -> None:
+        """Envoy's inline-header setters (content-length, ...): the first value of
+        ``key`` is replaced where it is (others dropped), else it is appended."""
         key = key.lower()
         for index, (name, _old) in enumerate(self.pairs):
             if name == key:

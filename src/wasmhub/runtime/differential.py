@@ -14,21 +14,34 @@ Normalisations (the only ones; each is something a proxy adds by itself):
 - an ``x-request-id`` UUID (Envoy generates one per request, and so does the local host)
   is replaced by ``<request-id>`` wherever it appears: headers, bodies, log lines;
 - plugin log lines written from ``proxy_on_tick`` are set aside (timers follow the clock,
-  which differs between a proxy and a test run) and compared separately, never counted.
+  which differs between a proxy and a test run) and compared separately, never counted;
+- the value of ``x-envoy-upstream-service-time`` (a timing Envoy's router adds to
+  callout answers) is replaced by ``<ms>`` in log lines.
+
+The local run sees the same clock as Envoy did: its virtual clock starts when Envoy
+started and shows each request at the moment it was sent to Envoy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from wasmhub.errors import WasmhubError
 from wasmhub.runtime.envoy import EnvoyFilter, EnvoyHost, EnvoyLogEntry, EnvoyRefused
-from wasmhub.runtime.model import HostConfig, HttpRequest, LogEntry, UpstreamResponse
+from wasmhub.runtime.model import (
+    Clock,
+    HostConfig,
+    HttpCallAnswer,
+    HttpRequest,
+    LogEntry,
+    UpstreamResponse,
+)
 from wasmhub.runtime.plugin import Plugin
 from wasmhub.runtime.recorder import RecordingUpstream, raw_response, send
 
@@ -47,6 +60,23 @@ class Scenario:
         200, [("content-type", "text/plain")], b"upstream says hello\n"))
     kind: str = ""  # http | network; "" = from the module's exports
     runtime: str = "v8"
+    # The upstream's answer per request (by position; missing: ``upstream``).
+    responses: list[UpstreamResponse] = field(default_factory=list)
+    # Clusters the plugin calls out to (proxy_http_call) and what each answers. In Envoy
+    # each is a cluster on a recording server; locally a declared http_calls answer.
+    callouts: dict[str, UpstreamResponse] = field(default_factory=dict)
+
+    def response(self, index: int) -> UpstreamResponse:
+        return self.responses[index] if index < len(self.responses) else self.upstream
+
+    def local_config(self) -> HostConfig:
+        """The host configuration for the local side: the scenario's, on the real clock
+        (as a proxy runs), with the callouts declared as the recording servers answer."""
+        answers = [HttpCallAnswer(name, answer.status, _wire_headers(answer),
+                                  b"".join(answer.chunks()))
+                   for name, answer in sorted(self.callouts.items())]
+        return replace(self.config, clock=Clock.REAL,
+                       http_calls=[*self.config.http_calls, *answers])
 
     def filter_kind(self) -> str:
         if self.kind:
@@ -85,6 +115,8 @@ class Observation:
     exchanges: list[Exchange] = field(default_factory=list)
     tick_logs: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    started_ns: int = 0  # wall clock when the host was started
+    request_ns: list[int] = field(default_factory=list)  # wall clock at each request
 
     def to_json(self) -> dict[str, Any]:
         return {"host": self.host, "loaded": self.loaded, "stage": self.stage,
@@ -93,8 +125,19 @@ class Observation:
                 "tick_logs": self.tick_logs, "seconds": round(self.seconds, 3)}
 
 
+def _wire_headers(response: UpstreamResponse) -> list[tuple[str, str]]:
+    """The headers a recording server sends for ``response`` (content-length added)."""
+    body = b"".join(response.chunks())
+    pairs = [(k, v) for k, v in response.headers
+             if k.lower() not in ("content-length", "transfer-encoding")]
+    return [*pairs, ("content-length", str(len(body)))]
+
+
+_SERVICE_TIME = re.compile(r"(x-envoy-upstream-service-time\W+)\d+")
+
+
 def normalise(text: str) -> str:
-    return UUID.sub("<request-id>", text)
+    return _SERVICE_TIME.sub(r"\1<ms>", UUID.sub("<request-id>", text))
 
 
 def _headers(pairs: list[tuple[str, str]], *, response: bool) -> list[tuple[str, str]]:
@@ -154,9 +197,13 @@ def _startup_segment(entries: list[EnvoyLogEntry]) -> list[EnvoyLogEntry]:
 def observe_envoy(scenario: Scenario, *, ready_timeout: float = 240.0) -> Observation:
     kind = scenario.filter_kind()
     started = time.monotonic()
-    with RecordingUpstream(scenario.upstream) as upstream:
+    started_ns = time.time_ns()
+    with contextlib.ExitStack() as stack:
+        upstream = stack.enter_context(RecordingUpstream(scenario.upstream))
+        clusters = {name: stack.enter_context(RecordingUpstream(answer)).port
+                    for name, answer in scenario.callouts.items()}
         try:
-            host = EnvoyHost(_envoy_filter(scenario, kind), upstream.port,
+            host = EnvoyHost(_envoy_filter(scenario, kind), upstream.port, clusters,
                              ready_timeout=ready_timeout)
             host.__enter__()
         except EnvoyRefused as exc:
@@ -165,11 +212,13 @@ def observe_envoy(scenario: Scenario, *, ready_timeout: float = 240.0) -> Observ
                                seconds=time.monotonic() - started)
         try:
             boot = len(host.log())
-            observation = Observation("envoy", True)
+            observation = Observation("envoy", True, started_ns=started_ns)
             ends = _END_CALLBACKS
-            for request in scenario.requests:
+            for index, request in enumerate(scenario.requests):
+                upstream.response = scenario.response(index)
                 before = host.log_text()
                 count = sum(before.count(f"[host<-vm] {name} return") for name in ends)
+                observation.request_ns.append(time.time_ns())
                 if kind == "network":
                     status, headers, body = _tcp_exchange(host.port, request)
                 else:
@@ -287,11 +336,20 @@ def _local_lines(entries: list[LogEntry]) -> tuple[list[str], list[str]]:
     return lines, ticks
 
 
-def observe_local(scenario: Scenario) -> Observation:
+def observe_local(scenario: Scenario, replay: Observation | None = None) -> Observation:
+    """The scenario in the local runtime. With ``replay`` (Envoy's observation), the
+    plugin's clock shows the moments Envoy saw: started when Envoy was, each request at
+    the wall-clock time it was sent to Envoy (a virtual clock moved to those instants,
+    firing due ticks on the way); without, the real clock."""
     started = time.monotonic()
     kind = scenario.filter_kind()
+    config = scenario.local_config()
+    times: list[int] = []
+    if replay is not None and replay.started_ns:
+        times = replay.request_ns
+        config = replace(config, clock=Clock.VIRTUAL, start_time_ns=replay.started_ns)
     try:
-        plugin = Plugin(scenario.module, scenario.config)
+        plugin = Plugin(scenario.module, config)
     except WasmhubError as exc:
         logs = getattr(exc, "plugin_logs", [])
         stage = getattr(exc, "stage", "load")
@@ -301,7 +359,10 @@ def observe_local(scenario: Scenario) -> Observation:
     observation = Observation("local", True)
     startup, ticks = _local_lines(plugin.logs)
     observation.startup_logs, observation.tick_logs = startup, ticks
-    for request in scenario.requests:
+    for index, request in enumerate(scenario.requests):
+        answer = scenario.response(index)
+        if index < len(times) and times[index] > plugin.now_ns:
+            plugin.advance((times[index] - plugin.now_ns) // 1_000_000)
         if kind == "network":
             mark = len(plugin.logs)
             connection = plugin.connection()
@@ -309,7 +370,7 @@ def observe_local(scenario: Scenario) -> Observation:
             # what the upstream received is what reached it; it answers as it did in Envoy
             sent = connection.result.to_upstream
             if sent:
-                connection.upstream(raw_response(scenario.upstream), True)
+                connection.upstream(raw_response(answer), True)
             closed = connection.close()
             status, headers, body = _parse_raw(closed.to_downstream)
             lines, ticks = _local_lines(plugin.logs[mark:])
@@ -321,7 +382,7 @@ def observe_local(scenario: Scenario) -> Observation:
             continue
         trace: list[tuple[str, int | None]] = []
         plugin.vm.host.trace = trace
-        result = plugin.http(request, scenario.upstream)
+        result = plugin.http(request, answer)
         plugin.vm.host.trace = None
         up = None
         if result.upstream_request is not None:

@@ -8,7 +8,8 @@ cluster; each answer is used once in order and the last one repeats), the gRPC c
 
 Answers are delivered after the current callback returns, as a proxy's event loop would:
 ``proxy_on_http_call_response`` (``num_headers`` 0 for a failed call) and the
-``proxy_on_grpc_*`` callbacks, all on the context that made the call. An undeclared
+``proxy_on_grpc_*`` callbacks, on the root context of the context that made the call (as
+proxy-wasm-cpp-host does; SDKs map the token back to their stream). An undeclared
 cluster is refused (BAD_ARGUMENT for HTTP, PARSE_FAILURE for gRPC, as the ABI specifies)
 and a host log line says how to declare it.
 """
@@ -52,6 +53,12 @@ def functions(vm: PluginVM) -> dict[str, Callable[..., int]]:  # noqa: PLR0915 -
         vm.pending_calls[call.token] = call
         return call
 
+    def root_of(ctx: Context) -> Context:
+        """Calls belong to the plugin's root context, as in proxy-wasm-cpp-host: their
+        answers arrive there (the SDK switches to the stream with
+        proxy_set_effective_context)."""
+        return vm.contexts.get(ctx.root_context_id, ctx) if ctx.root_context_id else ctx
+
     def http_call(up: int, us: int, hp: int, hs: int, bp: int, bs: int, tp: int, ts: int,
                   timeout: int, ret_id: int) -> int:
         cluster = mem.read(up, us).decode("utf-8", "replace")
@@ -76,7 +83,7 @@ def functions(vm: PluginVM) -> dict[str, Callable[..., int]]:  # noqa: PLR0915 -
                    vm.current.id, "host")
             return Status.BAD_ARGUMENT
         call = new_call("http", cluster, _strings(headers), body, timeout)
-        ctx = vm.current
+        ctx = root_of(vm.current)
         vm.events.append(lambda: deliver_http(ctx, call, answer))
         mem.write_u32(ret_id, call.token)
         return Status.OK
@@ -89,8 +96,11 @@ def functions(vm: PluginVM) -> dict[str, Callable[..., int]]:  # noqa: PLR0915 -
             headers, body, trailers = HeaderMap(), bytearray(), HeaderMap()
             vm.call_status = (503, b"upstream connect error")
         else:
+            # Envoy's async client routes the call like any request: its router adds the
+            # upstream time (a declared answer takes none).
             headers = HeaderMap.from_strings([(":status", str(answer.status)),
-                                              *answer.headers])
+                                              *answer.headers,
+                                              ("x-envoy-upstream-service-time", "0")])
             body = bytearray(answer.body)
             trailers = HeaderMap.from_strings(answer.trailers)
             vm.call_status = (answer.status, b"")
@@ -160,7 +170,7 @@ def functions(vm: PluginVM) -> dict[str, Callable[..., int]]:  # noqa: PLR0915 -
         status, call, answer = grpc_open(up, us, sp, ss, mp, ms, hp, hs, message, timeout)
         if call is None:
             return status
-        ctx = vm.current
+        ctx = root_of(vm.current)
         vm.events.append(lambda: deliver_grpc(ctx, call, answer))
         mem.write_u32(ret_id, call.token)
         return Status.OK
@@ -173,7 +183,7 @@ def functions(vm: PluginVM) -> dict[str, Callable[..., int]]:  # noqa: PLR0915 -
         status, call, answer = grpc_open(up, us, sp, ss, mp, ms, hp, hs, b"", 0)
         if call is None:
             return status
-        streams[call.token] = (vm.current, call, answer)
+        streams[call.token] = (root_of(vm.current), call, answer)
         mem.write_u32(ret_id, call.token)
         return Status.OK
 

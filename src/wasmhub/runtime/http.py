@@ -127,6 +127,12 @@ class _Stream:
         upstream_request: UpstreamRequest | None = None
         if not self._ended() and not self._request():
             stalled = "request"
+        sent = self.sent_headers or HeaderMap()
+        if not self._ended() and stalled is None and not (
+                sent.get(b":path") and sent.get(b":method")):
+            # The filter left no :path/:method: Envoy's router matches no route and answers
+            # 404 itself (through the filter's response callbacks), as for any such request.
+            ctx.local_reply = LocalReply(404, "route_not_found", b"", [], None)
         if not self._ended() and stalled is None:
             upstream_request = UpstreamRequest(
                 (self.sent_headers or HeaderMap()).strings(), bytes(self.sent_body),
@@ -354,15 +360,15 @@ def _frame(headers: HeaderMap, status: int, has_body: bool) -> None:
 
 
 def _local_headers(local: LocalReply, grpc: bool) -> HeaderMap:
-    """A local reply's headers as Envoy builds them: content-length and content-type
-    text/plain for a body; ``grpc-status`` only when the request was gRPC (a plain HTTP
-    client never gets one)."""
-    pairs = [(":status", str(local.status))]
+    """A local reply's headers in Envoy's order: the plugin's own (added, as
+    ``sendLocalReply``'s header callback does), then for a body ``content-length`` and,
+    unless the plugin gave one, ``content-type: text/plain``; ``grpc-status`` only when
+    the request was gRPC (a plain HTTP client never gets one)."""
+    headers = HeaderMap.from_strings([(":status", str(local.status)), *local.headers])
     if local.body:
-        pairs += [("content-length", str(len(local.body))), ("content-type", "text/plain")]
+        headers.set_in_place(b"content-length", str(len(local.body)).encode())
+        if headers.get(b"content-type") is None:
+            headers.add(b"content-type", b"text/plain")
     if grpc and local.grpc_status is not None:
-        pairs.append(("grpc-status", str(local.grpc_status)))
-    headers = HeaderMap.from_strings(pairs)
-    for key, value in local.headers:  # Envoy sets (replaces) the plugin's extra headers
-        headers.replace(key.encode(), value.encode())
+        headers.add(b"grpc-status", str(local.grpc_status).encode())
     return headers

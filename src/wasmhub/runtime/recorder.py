@@ -78,7 +78,10 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         with owner.lock:
             owner.received.append(Received(self.command, self.path, headers, body))
-            response = owner.response
+            response, refuse = owner.response, owner.refuse
+        if refuse:  # a failed upstream: the connection closes with no response
+            self.close_connection = True
+            return
         data = raw_response(response)
         if self.command == "HEAD":
             data = data.partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
@@ -98,6 +101,7 @@ class RecordingUpstream:
 
     def __init__(self, response: UpstreamResponse | None = None) -> None:
         self.response = response or UpstreamResponse()
+        self.refuse = False  # close every connection without answering
         self.received: list[Received] = []
         self.lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
