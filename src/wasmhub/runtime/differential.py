@@ -33,7 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from wasmhub.errors import WasmhubError
-from wasmhub.runtime.envoy import EnvoyFilter, EnvoyHost, EnvoyLogEntry, EnvoyRefused
+from wasmhub.runtime.envoy import (
+    EnvoyFilter,
+    EnvoyHost,
+    EnvoyLogEntry,
+    EnvoyRefused,
+    parse_log,
+)
 from wasmhub.runtime.model import (
     Clock,
     HostConfig,
@@ -203,54 +209,54 @@ def observe_envoy(scenario: Scenario, *, ready_timeout: float = 240.0) -> Observ
         clusters = {name: stack.enter_context(RecordingUpstream(answer)).port
                     for name, answer in scenario.callouts.items()}
         try:
-            host = EnvoyHost(_envoy_filter(scenario, kind), upstream.port, clusters,
-                             ready_timeout=ready_timeout)
-            host.__enter__()
+            host = stack.enter_context(EnvoyHost(
+                _envoy_filter(scenario, kind), upstream.port, clusters,
+                ready_timeout=ready_timeout))
         except EnvoyRefused as exc:
             return Observation("envoy", False, exc.stage, str(exc),
                                [_log_line(level, line) for level, line in exc.plugin_logs],
                                seconds=time.monotonic() - started)
-        try:
-            boot = len(host.log())
-            observation = Observation("envoy", True, started_ns=started_ns)
-            ends = _END_CALLBACKS
-            for index, request in enumerate(scenario.requests):
-                upstream.response = scenario.response(index)
-                before = host.log_text()
-                count = sum(before.count(f"[host<-vm] {name} return") for name in ends)
-                observation.request_ns.append(time.time_ns())
-                if kind == "network":
-                    status, headers, body = _tcp_exchange(host.port, request)
-                else:
-                    reply = send(host.port, request, timeout=STALL_SECONDS)
-                    status, headers, body = reply.status, reply.headers, reply.body
-                _wait_for_end(host, count, ends)
-                received = upstream.take()
-                up = None
-                if received:
-                    got = received[0]
-                    up = {"method": got.method, "path": got.path,
-                          "headers": _headers(got.headers, response=False),
-                          "body": normalise(got.body.decode("utf-8", "replace"))}
-                new = parse_after(host.log_text(), before)
-                lines, ticks = _plugin_lines(new)
-                observation.tick_logs += ticks
-                observation.exchanges.append(Exchange(
-                    status, _headers(headers, response=True),
-                    normalise(body.decode("utf-8", "replace")), up, lines,
-                    _envoy_calls(new)))
-            entries = host.log()
-            startup, ticks = _plugin_lines(_startup_segment(entries[:boot]))
-            observation.startup_logs = startup
-            observation.tick_logs = ticks + observation.tick_logs
-            failed = [e for e in entries if e.logger == "wasm" and e.level >= 4
-                      and e.plugin_message is None]
-            if failed:
-                observation.reason = "; ".join(dict.fromkeys(e.message for e in failed))[:500]
-        finally:
-            host.__exit__()
+        observation = Observation("envoy", True, started_ns=started_ns)
+        boot = len(host.log())
+        for index, request in enumerate(scenario.requests):
+            upstream.response = scenario.response(index)
+            observation.exchanges.append(_envoy_exchange(host, upstream, kind, request,
+                                                         observation))
+        entries = host.log()
+        startup, ticks = _plugin_lines(_startup_segment(entries[:boot]))
+        observation.startup_logs = startup
+        observation.tick_logs = ticks + observation.tick_logs
+        failed = [e for e in entries if e.logger == "wasm" and e.level >= 4
+                  and e.plugin_message is None]
+        if failed:
+            observation.reason = "; ".join(dict.fromkeys(e.message for e in failed))[:500]
     observation.seconds = time.monotonic() - started
     return observation
+
+
+def _envoy_exchange(host: EnvoyHost, upstream: RecordingUpstream, kind: str,
+                    request: HttpRequest, observation: Observation) -> Exchange:
+    before = host.log_text()
+    count = sum(before.count(f"[host<-vm] {name} return") for name in _END_CALLBACKS)
+    observation.request_ns.append(time.time_ns())
+    if kind == "network":
+        status, headers, body = _tcp_exchange(host.port, request)
+    else:
+        reply = send(host.port, request, timeout=STALL_SECONDS)
+        status, headers, body = reply.status, reply.headers, reply.body
+    _wait_for_end(host, count, _END_CALLBACKS)
+    received = upstream.take()
+    up = None
+    if received:
+        got = received[0]
+        up = {"method": got.method, "path": got.path,
+              "headers": _headers(got.headers, response=False),
+              "body": normalise(got.body.decode("utf-8", "replace"))}
+    new = parse_log(host.log_text()[len(before):])
+    lines, ticks = _plugin_lines(new)
+    observation.tick_logs += ticks
+    return Exchange(status, _headers(headers, response=True),
+                    normalise(body.decode("utf-8", "replace")), up, lines, _envoy_calls(new))
 
 
 _RETURN = re.compile(r"^\[vm<-host\] (\w+\.\w+) return: (\S+)")
@@ -263,12 +269,6 @@ def _envoy_calls(entries: list[EnvoyLogEntry]) -> list[str]:
         if found and entry.callback != "proxy_on_tick":
             calls.append(f"{found.group(1)} -> {found.group(2)}")
     return calls
-
-
-def parse_after(text: str, before: str) -> list[EnvoyLogEntry]:
-    from wasmhub.runtime.envoy import parse_log
-
-    return parse_log(text[len(before):])
 
 
 def _wait_for_end(host: EnvoyHost, count: int, ends: tuple[str, ...]) -> None:
