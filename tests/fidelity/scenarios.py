@@ -86,7 +86,8 @@ EXTRAS: dict[str, Extra] = {
     "roastedroot__proxy-wasm-java-sdk/go__http_routing.wasm": Extra(
         random_log=r"(?<=value: )\d+|^example\.com(-canary)?$",
         why="routes each request at random (random_get) to the canary, and logs the "
-            "number: the number and the upstream host (example.com or example.com-canary) are normalised"),
+            "number: the number and the upstream host (example.com or "
+            "example.com-canary) are normalised"),
 }
 
 
