@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from wasmhub import __version__
 from wasmhub.api import create_api
+from wasmhub.deploy.serving import module_routes
 from wasmhub.hub import Hub
 from wasmhub.registry.routes import registry_mount
 from wasmhub.settings import Settings, load_settings
@@ -31,6 +32,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
     hub = hub or Hub.open(settings)
     routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
     routes.append(registry_mount(hub))
+    routes.extend(module_routes())  # raw modules by sha256 for proxies (docs/deploy.md)
     routes.append(Mount("/api", app=create_api(hub)))
     routes.append(Mount("/", app=create_web_app(hub)))  # last: the UI takes what is left
     opened = hub

@@ -1,9 +1,11 @@
-"""Install snippets (wasmhub.catalog.snippets): each manifest parsed and checked field by field.
+"""Install snippets (wasmhub.catalog.snippets), rendered by the deploy providers: each
+manifest parsed and checked field by field, and validated against its platform's schema.
 
 The pin: for ``oci://`` references Istio's ``sha256``, Higress's ``sha256`` and Envoy
-Gateway's ``image.sha256`` are checked against the image *manifest* digest (the module
-checksum only applies to http(s) module URLs), so every snippet must carry the manifest
-digest of the real packed image, never its module layer's digest.
+Gateway's ``image.sha256`` are checked against the image *manifest* digest, so those
+snippets carry the manifest digest of the real packed image, never its module layer's
+digest. Consul and Envoy fetch the raw module from ``/modules/`` and carry the module's
+own sha256.
 """
 
 from __future__ import annotations
@@ -17,54 +19,63 @@ import yaml
 from tests.catalog.modules import proxy_module
 from wasmhub.catalog.snippets import install_snippets, manifest_pin, registry_host
 from wasmhub.catalog.types import InstallSnippets
+from wasmhub.deploy.provider import RenderedResource, SchemaRef
+from wasmhub.deploy.schemas import problems
 from wasmhub.wasm import pack
 
+BASE = "http://hub.example.com:5080"
 HOST = "hub.example.com:5080"
 CONFIG: dict[str, Any] = {
     "header": "x-tenant", "quote": "it's \"quoted\": yes", "nested": {"list": [1, 2.5, None]},
     "zh": "限流", "multi": "line one\nline two",
 }
+ALL = ("istio", "envoy-gateway", "higress", "consul", "envoy", "gloo")
 
 
 @pytest.fixture(scope="module")
-def packed() -> tuple[str, set[str]]:
-    """(manifest digest, what it must not be confused with) of a real compat image:
-    the module's own sha256 and the digests of the image's layers."""
+def packed() -> tuple[str, str, set[str]]:
+    """(manifest digest, module sha256, layer digests) of a real compat image."""
     image = pack(proxy_module())
     manifest_digest = "sha256:" + hashlib.sha256(image.manifest).hexdigest()
     module_sha256 = hashlib.sha256(proxy_module()).hexdigest()
-    others = {module_sha256, *(layer.digest.removeprefix("sha256:") for layer in image.layers)}
-    return manifest_digest, others
+    layers = {layer.digest.removeprefix("sha256:") for layer in image.layers}
+    return manifest_digest, module_sha256, layers
 
 
-def snippets_for(digest: str | None, **extra: Any) -> InstallSnippets:
+def snippets_for(packed: tuple[str, str, set[str]], **extra: Any) -> InstallSnippets:
+    digest, module, _ = packed
     args: dict[str, Any] = {
-        "host": HOST, "namespace": "acme", "name": "auth/jwt", "version": "1.2.0",
-        "digest": digest, "plugin_config": CONFIG, "phase": "authz", "priority": 5,
-        "root_id": "jwt", "filter_types": ("http",), **extra,
+        "base_url": BASE, "namespace": "acme", "name": "auth/jwt", "version": "1.2.0",
+        "digest": digest, "module_sha256": module, "plugin_config": CONFIG, "phase": "authz",
+        "priority": 5, "root_id": "jwt", "filter_types": ("http",), "platforms": ALL,
+        **extra,
     }
     return install_snippets(**args)
 
 
-def test_istio_wasmplugin(packed: tuple[str, set[str]]) -> None:
-    digest, not_the_pin = packed
-    doc = yaml.safe_load(snippets_for(digest).istio_wasmplugin)
+def test_istio_wasmplugin(packed: tuple[str, str, set[str]]) -> None:
+    digest, module, layers = packed
+    snippets = snippets_for(packed)
+    doc = yaml.safe_load(snippets.istio_wasmplugin)
     assert doc["apiVersion"] == "extensions.istio.io/v1alpha1" and doc["kind"] == "WasmPlugin"
-    assert doc["metadata"] == {"name": "auth-jwt", "namespace": "default"}
+    assert (doc["metadata"]["name"], doc["metadata"]["namespace"]) == ("auth-jwt", "default")
     spec = doc["spec"]
     assert spec["url"] == f"oci://{HOST}/acme/auth/jwt:1.2.0"
     # Istio verifies an OCI image by its manifest digest, not the module's checksum.
     assert spec["sha256"] == digest.removeprefix("sha256:")
-    assert spec["sha256"] not in not_the_pin
+    assert spec["sha256"] not in {module, *layers}
     assert (spec["phase"], spec["priority"], spec["pluginName"]) == ("AUTHZ", 5, "jwt")
     assert spec["pluginConfig"] == CONFIG
     assert spec["selector"] == {"matchLabels": {"app": "my-app"}}
-    assert "type" not in spec  # HTTP is the default
+    assert spec["type"] == "HTTP"
+    istio = next(s for s in snippets.platforms if s.key == "istio")
+    # A plain-HTTP hub: the page must say what Istio needs to pull from it.
+    assert any("WASM_INSECURE_REGISTRIES=hub.example.com:5080" in n for n in istio.notes)
 
 
-def test_envoy_gateway_extension_policy(packed: tuple[str, set[str]]) -> None:
-    digest, _ = packed
-    doc = yaml.safe_load(snippets_for(digest).envoy_gateway_extension_policy)
+def test_envoy_gateway_extension_policy(packed: tuple[str, str, set[str]]) -> None:
+    digest, _, _ = packed
+    doc = yaml.safe_load(snippets_for(packed).envoy_gateway_extension_policy)
     assert doc["apiVersion"] == "gateway.envoyproxy.io/v1alpha1"
     assert doc["kind"] == "EnvoyExtensionPolicy"
     assert doc["spec"]["targetRefs"] == [
@@ -80,11 +91,11 @@ def test_envoy_gateway_extension_policy(packed: tuple[str, set[str]]) -> None:
     assert "phase" not in wasm and "priority" not in wasm  # EG has neither
 
 
-def test_higress_wasmplugin(packed: tuple[str, set[str]]) -> None:
-    digest, _ = packed
-    doc = yaml.safe_load(snippets_for(digest).higress_wasmplugin)
+def test_higress_wasmplugin(packed: tuple[str, str, set[str]]) -> None:
+    digest, _, _ = packed
+    doc = yaml.safe_load(snippets_for(packed).higress_wasmplugin)
     assert doc["apiVersion"] == "extensions.higress.io/v1alpha1" and doc["kind"] == "WasmPlugin"
-    assert doc["metadata"] == {"name": "auth-jwt", "namespace": "higress-system"}
+    assert doc["metadata"]["namespace"] == "higress-system"
     spec = doc["spec"]
     assert spec["url"] == f"oci://{HOST}/acme/auth/jwt:1.2.0"
     assert spec["sha256"] == digest.removeprefix("sha256:")  # Istio's field, same meaning
@@ -92,35 +103,74 @@ def test_higress_wasmplugin(packed: tuple[str, set[str]]) -> None:
     assert "selector" not in spec  # a Higress plugin applies to the gateway
 
 
-def test_pull_command_and_order(packed: tuple[str, set[str]]) -> None:
-    digest, _ = packed
-    snippets = snippets_for(digest)
+def test_consul_envoy_and_gloo_snippets(packed: tuple[str, str, set[str]]) -> None:
+    digest, module, _ = packed
+    snippets = snippets_for(packed)
+    consul = yaml.safe_load(snippets.text("consul"))
+    remote = consul["spec"]["envoyExtensions"][0]["arguments"]["pluginConfig"]["vmConfig"][
+        "code"]["remote"]
+    assert remote["httpURI"]["uri"] == f"{BASE}/modules/sha256:{module}.wasm"
+    assert remote["sha256"] == module
+    bootstrap, ecds = yaml.safe_load_all(snippets.text("envoy"))
+    wasm = bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0][
+        "typed_config"]["http_filters"][0]["typed_config"]["config"]
+    assert wasm["vm_config"]["code"]["remote"]["sha256"] == module
+    assert ecds["name"] == "auth-jwt"
+    gloo = yaml.safe_load(snippets.text("gloo"))
+    assert gloo["spec"]["httpGateway"]["options"]["wasm"]["filters"][0]["image"] == (
+        f"{HOST}/acme/auth/jwt@{digest}")
+
+
+def test_every_snippet_validates_against_its_schema(packed: tuple[str, str, set[str]]
+                                                    ) -> None:
+    for snippet in snippets_for(packed).platforms:
+        assert not snippet.text.startswith("# not installable"), snippet.text
+        for doc in yaml.safe_load_all(snippet.text):
+            if "apiVersion" in doc and doc["kind"] != "Gateway" and "consul" not in \
+                    doc["apiVersion"]:
+                ref = SchemaRef("crd", f"{doc['apiVersion']}/{doc['kind']}")
+                assert problems(RenderedResource(doc, ref, "x")) == [], snippet.key
+
+
+def test_pull_command_and_order(packed: tuple[str, str, set[str]]) -> None:
+    digest, _, _ = packed
+    snippets = snippets_for(packed)
     assert snippets.pull_command == f"wasmhub pull {HOST}/acme/auth/jwt@{digest}"
     assert snippets.oci_url == f"oci://{HOST}/acme/auth/jwt:1.2.0"
     assert snippets.digest == digest
-    items = snippets.items
-    assert [(s.key, s.title, s.language) for s in items] == [
-        ("pull", "wasmhub pull", "shell"), ("istio", "Istio", "yaml"),
-        ("envoy-gateway", "Envoy Gateway", "yaml"), ("higress", "Higress", "yaml"),
-    ]
-    assert [s.text for s in items] == [
-        snippets.pull_command, snippets.istio_wasmplugin,
-        snippets.envoy_gateway_extension_policy, snippets.higress_wasmplugin,
+    assert [(s.key, s.language) for s in snippets.items] == [
+        ("pull", "shell"), ("istio", "yaml"), ("istio-trafficextension", "yaml"),
+        ("envoy-gateway", "yaml"), ("higress", "yaml"), ("consul", "yaml"),
+        ("envoy", "yaml"), ("gloo", "yaml"),
     ]
 
 
-def test_unpinned_unknown_phase_network_filter() -> None:
+def test_only_claimed_platforms_and_a_default(packed: tuple[str, str, set[str]]) -> None:
+    claimed = snippets_for(packed, platforms=("envoy", "consul"))
+    assert [s.key for s in claimed.platforms] == ["consul", "envoy"]
+    assert claimed.istio_wasmplugin == ""
+    unclaimed = snippets_for(packed, platforms=())
+    assert [s.key for s in unclaimed.platforms] == [
+        "istio", "istio-trafficextension", "envoy-gateway", "higress"]
+
+
+def test_unpinned_versions_get_only_the_pull_command(packed: tuple[str, str, set[str]]
+                                                     ) -> None:
     for digest in (None, "sha512:" + "ab" * 64, "sha256:tooshort"):
-        snippets = snippets_for(digest, phase="weird", priority=None, root_id="",
-                                filter_types=("network",), plugin_config=None)
-        istio = yaml.safe_load(snippets.istio_wasmplugin)["spec"]
-        assert "sha256" not in istio and "phase" not in istio and "priority" not in istio
-        assert istio["type"] == "NETWORK" and istio["pluginConfig"] == {}
-        assert "pluginName" not in istio
-        eg = yaml.safe_load(snippets.envoy_gateway_extension_policy)["spec"]["wasm"][0]
-        assert "sha256" not in eg["code"]["image"] and "rootID" not in eg
-        assert "sha256" not in yaml.safe_load(snippets.higress_wasmplugin)["spec"]
-    assert snippets_for(None).pull_command == f"wasmhub pull {HOST}/acme/auth/jwt:1.2.0"
+        snippets = snippets_for(packed, digest=digest)
+        assert snippets.platforms == () and snippets.digest is None
+        assert snippets.pull_command == f"wasmhub pull {HOST}/acme/auth/jwt:1.2.0"
+
+
+def test_network_filter_unknown_phase(packed: tuple[str, str, set[str]]) -> None:
+    snippets = snippets_for(packed, phase="weird", priority=None, root_id="",
+                            filter_types=("network",), plugin_config=None)
+    istio = yaml.safe_load(snippets.istio_wasmplugin)["spec"]
+    assert "phase" not in istio and "priority" not in istio and "pluginName" not in istio
+    assert istio["type"] == "NETWORK" and istio["pluginConfig"] == {}
+    # Envoy Gateway runs HTTP filters only: the snippet says so instead of lying.
+    assert snippets.envoy_gateway_extension_policy.startswith(
+        "# not installable on Envoy Gateway: pluginType")
 
 
 def test_helpers() -> None:
@@ -130,6 +180,8 @@ def test_helpers() -> None:
     assert manifest_pin("sha256:" + "0f" * 32) == "0f" * 32
     assert manifest_pin("sha256:" + "0F" * 32) is None  # the CRDs' pattern is lowercase
     assert manifest_pin(None) is None
-    odd = install_snippets(host="h", namespace="n", name="Weird_Name.v2/..", version="1",
-                           digest=None)
+
+
+def test_odd_names_become_kubernetes_names(packed: tuple[str, str, set[str]]) -> None:
+    odd = snippets_for(packed, name="Weird_Name.v2/..")
     assert yaml.safe_load(odd.istio_wasmplugin)["metadata"]["name"] == "weird-name-v2"

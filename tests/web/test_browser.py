@@ -123,11 +123,13 @@ def test_config_form_produces_valid_json(page: Page, server: RunningServer, shot
 def test_install_snippet_tabs_and_star(page: Page, server: RunningServer) -> None:
     page.goto(server.url + "/plugins/acme/add-header#install")
     tabs = page.get_by_role("tab")
-    expect(tabs).to_have_text(["wasmhub pull", "Istio", "Envoy Gateway", "Higress"])
-    page.get_by_role("tab", name="Higress").click()
-    expect(page.locator("#code-higress")).to_be_visible()
+    # One tab per platform the page claims (add-header: Istio and Envoy Gateway).
+    expect(tabs).to_have_text(["wasmhub pull", "Istio", "Istio TrafficExtension",
+                               "Envoy Gateway"])
+    page.get_by_role("tab", name="Envoy Gateway", exact=True).click()
+    expect(page.locator("#code-envoy-gateway")).to_be_visible()
     expect(page.locator("#code-istio")).to_be_hidden()
-    expect(page.locator("#code-higress")).to_contain_text("sha256:")
+    expect(page.locator("#code-envoy-gateway")).to_contain_text("sha256:")
 
     star = page.locator("#star-form button")
     expect(star).to_have_attribute("aria-pressed", "false")

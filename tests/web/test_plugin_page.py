@@ -33,11 +33,14 @@ def test_plugin_page_shows_everything(client: TestClient, seeded: CatalogService
     assert "ABI 0.2.1" in html and "✓ Istio" in html and "✓ Envoy Gateway" in html
     assert "wasi_snapshot_preview1" in html and "env.proxy_log" in html
     assert "HTTP filter" in html
-    # Snippets: pull, Istio, Envoy Gateway, Higress, pinned by digest.
+    # Snippets for what the page claims (Istio, Envoy Gateway), pinned by digest.
     assert "wasmhub pull " in html
     assert "kind: WasmPlugin" in html and "kind: EnvoyExtensionPolicy" in html
-    assert "extensions.higress.io/v1alpha1" in html
+    assert "kind: TrafficExtension" in html
+    assert "extensions.higress.io/v1alpha1" not in html  # Higress is not claimed
     assert html.count("sha256: ") >= 3
+    # The hub is plain HTTP: the Istio tab says what the agent needs.
+    assert "WASM_INSECURE_REGISTRIES=127.0.0.1:5080" in html
     assert "url: oci://127.0.0.1:5080/acme/add-header:1.0.0" in html
 
 

@@ -102,10 +102,20 @@ class PluginDetailOut(PluginSummaryOut):
         )
 
 
-class Snippets(BaseModel):
-    """Install snippets from ``wasmhub.catalog.snippets`` (the same text the web page shows).
+class PlatformSnippet(BaseModel):
+    key: str = Field(description="istio, istio-trafficextension, envoy-gateway, higress, "
+                                 "consul, envoy or gloo")
+    title: str = Field(description="The platform's product name.")
+    text: str = Field(description="The resources as YAML, rendered by the deploy provider.")
+    notes: list[str] = Field(description="What to know before applying it.")
 
-    The manifests reference the image by tag and pin ``sha256`` to the manifest digest.
+
+class Snippets(BaseModel):
+    """Install snippets rendered by the deploy providers (the same text the web page shows).
+
+    OCI platforms reference the image by tag and pin ``sha256`` to the manifest digest;
+    Consul and Envoy fetch ``/modules/sha256:<hex>.wasm`` and pin the module's sha256.
+    A platform the version does not claim has an empty string.
     """
 
     oci_url: str = Field(description="oci://host/namespace/name:tag")
@@ -116,6 +126,9 @@ class Snippets(BaseModel):
         description="Envoy Gateway EnvoyExtensionPolicy YAML."
     )
     higress_wasmplugin: str = Field(description="Higress WasmPlugin YAML.")
+    platforms: list[PlatformSnippet] = Field(
+        description="One snippet per platform the version claims, in display order."
+    )
 
     @classmethod
     def of(cls, s: InstallSnippets) -> Snippets:
@@ -124,6 +137,8 @@ class Snippets(BaseModel):
             istio_wasmplugin=s.istio_wasmplugin,
             envoy_gateway_extension_policy=s.envoy_gateway_extension_policy,
             higress_wasmplugin=s.higress_wasmplugin,
+            platforms=[PlatformSnippet(key=p.key, title=p.title, text=p.text,
+                                       notes=list(p.notes)) for p in s.platforms],
         )
 
 

@@ -43,7 +43,7 @@ from wasmhub.catalog import search as search_queries
 from wasmhub.catalog import store
 from wasmhub.catalog.models import CatalogPlugin, CatalogStar, CatalogVersion
 from wasmhub.catalog.readme import render_markdown
-from wasmhub.catalog.snippets import install_snippets, registry_host
+from wasmhub.catalog.snippets import install_snippets
 from wasmhub.catalog.types import (
     FacetCount,
     FacetKind,
@@ -222,11 +222,12 @@ class CatalogService:
     def snippets(self, plugin: CatalogPlugin, version: CatalogVersion) -> InstallSnippets:
         """All install snippets, pinned by the manifest digest, with the example config."""
         return install_snippets(
-            host=registry_host(self.hub.settings.base_url), namespace=plugin.namespace,
+            base_url=self.hub.settings.base_url, namespace=plugin.namespace,
             name=plugin.name, version=version.tag, digest=version.digest,
-            plugin_config=version.example_config, phase=version.phase,
-            priority=version.priority, root_id=version.root_id,
+            module_sha256=version.module_sha256, plugin_config=version.example_config,
+            phase=version.phase, priority=version.priority, root_id=version.root_id,
             filter_types=tuple(version.filter_types or ()),
+            platforms=tuple(version.platforms or ()),
         )
 
     # -- changing ------------------------------------------------------------------

@@ -146,33 +146,43 @@ class PluginDetail:
 
 @dataclass(frozen=True)
 class Snippet:
-    key: str  # stable id: pull, istio, envoy-gateway, higress
+    key: str  # stable id: pull, istio, istio-trafficextension, envoy-gateway, higress, ...
     title: str  # the tab label (a product name, not translated)
     language: str  # "shell" or "yaml"
     text: str
+    notes: tuple[str, ...] = ()  # what the user must know to apply it (from the provider)
 
 
 @dataclass(frozen=True)
 class InstallSnippets:
-    """How to install one version; built by :func:`wasmhub.catalog.snippets.install_snippets`."""
+    """How to install one version; built by :func:`wasmhub.catalog.snippets.install_snippets`
+    from the deploy providers."""
 
     oci_url: str  # oci://host/namespace/name:tag
-    digest: str | None  # the manifest digest every snippet pins, when known
+    digest: str | None  # the manifest digest every OCI snippet pins, when known
     pull_command: str  # wasmhub pull host/namespace/name@digest
-    istio_wasmplugin: str  # YAML: extensions.istio.io/v1alpha1 WasmPlugin
-    envoy_gateway_extension_policy: str  # YAML: gateway.envoyproxy.io EnvoyExtensionPolicy
-    higress_wasmplugin: str  # YAML: extensions.higress.io/v1alpha1 WasmPlugin
+    platforms: tuple[Snippet, ...] = ()  # one per claimed platform, in display order
+
+    def text(self, key: str) -> str:
+        """The snippet for platform ``key`` ("" when the version does not claim it)."""
+        return next((s.text for s in self.platforms if s.key == key), "")
+
+    @property
+    def istio_wasmplugin(self) -> str:
+        return self.text("istio")
+
+    @property
+    def envoy_gateway_extension_policy(self) -> str:
+        return self.text("envoy-gateway")
+
+    @property
+    def higress_wasmplugin(self) -> str:
+        return self.text("higress")
 
     @property
     def items(self) -> tuple[Snippet, ...]:
         """The snippets in display order, as the plugin page's tabs show them."""
-        return (
-            Snippet("pull", "wasmhub pull", "shell", self.pull_command),
-            Snippet("istio", "Istio", "yaml", self.istio_wasmplugin),
-            Snippet("envoy-gateway", "Envoy Gateway", "yaml",
-                    self.envoy_gateway_extension_policy),
-            Snippet("higress", "Higress", "yaml", self.higress_wasmplugin),
-        )
+        return (Snippet("pull", "wasmhub pull", "shell", self.pull_command), *self.platforms)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,10 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
             out = _structural({**options[0], **merged}, defs)
             out["nullable"] = True
             return out
-    out = {k: _structural(v, defs) for k, v in node.items() if k not in _DROP}
+    # Kubernetes forbids additionalProperties beside properties; it prunes or rejects
+    # unknown fields by itself, so pydantic's ``extra="forbid"`` marker goes.
+    out = {k: _structural(v, defs) for k, v in node.items()
+           if k not in _DROP and not (k == "additionalProperties" and isinstance(v, bool))}
     if not any(k in out for k in ("type", "anyOf", "x-kubernetes-preserve-unknown-fields")):
         out["x-kubernetes-preserve-unknown-fields"] = True
     if out.get("default") is None:
@@ -53,7 +56,6 @@ def spec_schema() -> dict[str, Any]:
     schema["properties"] = {k: v for k, v in schema["properties"].items()
                             if k not in ("name", "namespace")}
     schema["required"] = [r for r in schema.get("required", []) if r not in ("name",)]
-    schema.pop("additionalProperties", None)
     return schema
 
 

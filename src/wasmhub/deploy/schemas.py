@@ -99,6 +99,8 @@ def _schema(key: str) -> dict[str, Any]:
 
 
 def _strict(schema: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(schema, dict):
+        return schema
     if (
         "properties" in schema
         and "additionalProperties" not in schema

@@ -9,7 +9,8 @@ Modules: ``context`` (per-request locale and rendering), ``i18n`` (locale select
 catalogs), ``templating`` (Jinja environment and filters), ``browse`` (home, search,
 namespaces), ``plugin_page`` (plugin page, config form, stars), ``add`` (add by URL),
 ``schema_form`` (JSON Schema → form → JSON). Install snippets come from
-:mod:`wasmhub.catalog.snippets`, the same source as the API's.
+:mod:`wasmhub.catalog.snippets` (rendered by the deploy providers), the same source as
+the API's.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from wasmhub.catalog.service import CatalogService
-from wasmhub.catalog.snippets import registry_host, version_snippets
+from wasmhub.catalog.snippets import version_snippets
 from wasmhub.catalog.types import PluginDetail, Snippet, VersionDetail
 from wasmhub.errors import NotFoundError
 from wasmhub.web import i18n
@@ -130,11 +130,11 @@ def _page_context(
     config: ConfigState,
 ) -> dict[str, Any]:
     summary = detail.summary
-    host = registry_host(request.app.state.hub.settings.base_url)
+    base_url = request.app.state.hub.settings.base_url
     snippets: tuple[Snippet, ...] = ()
     if version is not None:
         usable = config.config if not config.errors else version.example_config
-        snippets = version_snippets(version, host, usable).items
+        snippets = version_snippets(version, base_url, usable).items
     readme = i18n.localized(version.readme_html if version else detail.readme_html, page.locale)
     title = i18n.localized(summary.display_name, page.locale) or summary.name
     url = plugin_url(summary.namespace, summary.name)
