@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "wasmhub.cli.build",
     "wasmhub.cli.runtime",
     "wasmhub.cli.catalog",
+    "wasmhub.cli.deploy",
 )
 
 for _name in COMMAND_MODULES:

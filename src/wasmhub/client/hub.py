@@ -1,13 +1,16 @@
 """``HubClient``: the wasmhub catalog REST API (``/api/v1``) as used by ``search``/``list``.
 
 ``search`` calls ``GET /api/v1/plugins`` and returns a ``PluginPage`` of plain dicts
-(``PluginSummary`` in docs/interfaces.md section 4). ``is_catalog`` tells a wasmhub from a
+(``PluginSummary`` in docs/interfaces.md section 4); ``version`` and ``module`` serve
+``wasmhub deploy`` (a version's facts, the raw module by sha256, verified).
+``is_catalog`` tells a wasmhub from a
 plain OCI registry, so ``list`` can fall back to ``_catalog`` + tags. Problem+json errors
 become the typed errors of ``wasmhub.client.errors``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from types import TracebackType
@@ -16,7 +19,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from wasmhub.client.errors import RegistryUpstreamError, error_from_response, unreachable
+from wasmhub.client.errors import (
+    DigestMismatchError,
+    RegistryUpstreamError,
+    error_from_response,
+    unreachable,
+)
 from wasmhub.client.registry import USER_AGENT
 from wasmhub.errors import ConfigError
 
@@ -108,6 +116,27 @@ class HubClient:
         if response.status_code != 200:
             raise error_from_response(response, what=f"plugin {namespace}/{name}")
         return self._json(response)
+
+    def version(self, namespace: str, name: str, tag: str) -> dict[str, Any]:
+        """One version's detail (digest, module sha256, config schema, facts)."""
+        response = self._get(f"/api/v1/plugins/{namespace}/{name}/versions/{tag}")
+        if response.status_code != 200:
+            raise error_from_response(response, what=f"version {namespace}/{name}:{tag}")
+        return self._json(response)
+
+    def module(self, sha256_hex: str) -> bytes:
+        """The raw module from ``/modules/``; raises DigestMismatchError on other bytes."""
+        try:
+            response = self._http.get(f"/modules/sha256:{sha256_hex}.wasm",
+                                      headers={"Accept": "application/wasm"})
+        except httpx.TransportError as exc:
+            raise unreachable(self.base_url, exc) from exc
+        if response.status_code != 200:
+            raise error_from_response(response, what=f"module sha256:{sha256_hex}")
+        if hashlib.sha256(response.content).hexdigest() != sha256_hex:
+            raise DigestMismatchError(f"{self.base_url} served other bytes for module "
+                                      f"sha256:{sha256_hex}")
+        return response.content
 
     def _json(self, response: httpx.Response) -> dict[str, Any]:
         try:

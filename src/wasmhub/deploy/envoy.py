@@ -190,7 +190,7 @@ class EnvoyProvider:
         raise ClusterError("plain Envoy has no API to apply to: write the files with "
                            "`wasmhub deploy envoy REF -o DIR` and start envoy -c on them")
 
-    def remove(self, deployment: Deployment, cluster: Any, *, dry_run: bool = False
+    def remove(self, name: str, namespace: str, cluster: Any, *, dry_run: bool = False
                ) -> list[str]:
         raise ClusterError("plain Envoy has no API: remove the filter from your bootstrap")
 

@@ -212,17 +212,17 @@ class KubernetesProvider:
         cluster.apply_all(pairs, dry_run=dry_run)
         return [r.label for r in rendering.resources]
 
-    def remove(self, deployment: Deployment, cluster: Cluster, *, dry_run: bool = False
+    def remove(self, name: str, namespace: str, cluster: Cluster, *, dry_run: bool = False
                ) -> list[str]:
         removed: list[str] = []
-        labels = {LABEL_MANAGED: MANAGED_BY, LABEL_DEPLOYMENT: deployment.name}
+        labels = {LABEL_MANAGED: MANAGED_BY, LABEL_DEPLOYMENT: name}
         for rtype in self.resource_types:
             if not cluster.served(rtype):
                 continue
-            for obj in cluster.objects(rtype, deployment.namespace, labels):
-                name = obj["metadata"]["name"]
-                if cluster.delete(rtype, name, deployment.namespace, dry_run=dry_run):
-                    removed.append(f"{rtype.kind}/{name}")
+            for obj in cluster.objects(rtype, namespace, labels):
+                found = obj["metadata"]["name"]
+                if cluster.delete(rtype, found, namespace, dry_run=dry_run):
+                    removed.append(f"{rtype.kind}/{found}")
         return removed
 
     def status(self, cluster: Cluster, namespace: str | None) -> list[Installation]:
@@ -232,6 +232,8 @@ class KubernetesProvider:
                 continue
             for obj in cluster.objects(rtype, namespace):
                 found = self.describe(obj)
+                if not found.plugin:
+                    continue  # a Gateway / ServiceDefaults without a wasm extension
                 selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels")
                 workloads: tuple[str, ...] = ()
                 if selector:

@@ -115,9 +115,9 @@ class Provider(Protocol):
         """Create or update every resource (all or none); returns their labels."""
         ...
 
-    def remove(self, deployment: Deployment, cluster: Cluster, *, dry_run: bool = False
+    def remove(self, name: str, namespace: str, cluster: Cluster, *, dry_run: bool = False
                ) -> list[str]:
-        """Delete what ``apply`` created for ``deployment``; returns the labels removed."""
+        """Delete what ``apply`` created for deployment ``name``; returns the labels removed."""
         ...
 
     def status(self, cluster: Cluster, namespace: str | None) -> list[Installation]:
