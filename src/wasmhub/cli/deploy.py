@@ -146,7 +146,8 @@ def deploy(
                                          param_hint="--upstream")
             envoy.update(upstreamAddress=host, upstreamPort=int(up_port))
         envoy.update(_drop_none({"listenPort": listen_port, "adminPort": admin_port}))
-        vm_env = [{"name": k, "value": v} for k, v in _pairs(env, "--env").items()]
+        vm_env: list[dict[str, Any]] = [
+            {"name": k, "value": v} for k, v in _pairs(env, "--env").items()]
         vm_env += [{"name": k, "fromHost": True} for k in host_env]
         targets = _drop_none({
             "selector": _pairs(selector, "--selector") or None,
@@ -247,7 +248,7 @@ def undeploy(
     from wasmhub.deploy.kube import Cluster
 
     provider = provider_for(platform)
-    ns = namespace or getattr(provider, "default_namespace", "default")
+    ns = str(namespace or getattr(provider, "default_namespace", "default"))
     removed = provider.remove(name, ns, Cluster.connect(kubeconfig, context), dry_run=dry_run)
     if not removed:
         err.print(f"nothing to remove: no {provider.title} resources of deployment {name} "
