@@ -22,8 +22,16 @@ if TYPE_CHECKING:
     from wasmhub.deploy.kube import Cluster
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Shared sub-objects are written out in full: manifests never carry YAML anchors."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def to_yaml(document: Any) -> str:
-    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(document, Dumper=_NoAliases, sort_keys=False, allow_unicode=True,
+                     width=100)
 
 
 @dataclass(frozen=True)
