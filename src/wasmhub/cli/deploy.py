@@ -266,8 +266,6 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Every installed plugin resource: which plugin and digest, targets, matched pods."""
-    from rich.table import Table
-
     from wasmhub.deploy import PROVIDERS
     from wasmhub.deploy.spec import Platform
 
@@ -284,13 +282,16 @@ def status(
         err.print("no wasm plugin resources found"
                   + ("" if all_namespaces else f" in namespace {cluster_ns} (-A for all)"))
         return
-    table = Table("PLATFORM", "NAMESPACE", "NAME", "PLUGIN", "DIGEST", "PHASE", "PRIORITY",
-                  "TARGETS", "PODS", box=None)
-    for i in found:
-        table.add_row(i.platform, i.namespace, i.name, i.plugin, i.digest[:12],
-                      i.phase or "-", "-" if i.priority is None else str(i.priority),
-                      "; ".join(i.targets), ", ".join(i.workloads) or "-")
-    out.print(table)
+    rows = [("PLATFORM", "NAMESPACE", "NAME", "PLUGIN", "DIGEST", "PHASE", "PRIORITY",
+             "TARGETS", "PODS")]
+    rows += [(i.platform, i.namespace, i.name, i.plugin, i.digest[:12], i.phase or "-",
+              "-" if i.priority is None else str(i.priority), "; ".join(i.targets),
+              ", ".join(i.workloads) or "-") for i in found]
+    # kubectl-style columns, never truncated: references and digests must stay whole.
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    for row in rows:
+        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        out.print(line.rstrip(), markup=False, overflow="ignore", crop=False)
 
 
 def register(app: typer.Typer) -> None:
