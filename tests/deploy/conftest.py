@@ -1,21 +1,27 @@
 """Deploy fixtures: the add-header sample built from source and published in a real
-``wasmhub serve`` process (its own data dir, SQLite), for end-to-end deploy tests."""
+``wasmhub serve`` process (its own data dir, SQLite), and a Kubernetes API: the
+in-process fake, or a real cluster when ``WASMHUB_TEST_KUBECONFIG`` is set."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.support.servers import REPO_ROOT, RunningServer, running_wasmhub
+from tests.support.servers import REPO_ROOT, RunningServer, running_wasmhub, serving_in_thread
 from wasmhub.build import build_project
 from wasmhub.catalog.seed import seed_samples
 from wasmhub.db.migrate import upgrade
+from wasmhub.deploy.kube import Cluster
 from wasmhub.hub import Hub
 from wasmhub.settings import Settings
+
+from .fake_kube import UNVALIDATED, FakeKube, kubeconfig_for, vendored_types
 
 
 @dataclass(frozen=True)
@@ -55,3 +61,28 @@ def published_hub(tmp_path_factory: pytest.TempPathFactory, add_header_module: b
     with running_wasmhub(data_dir) as server:
         yield PublishedHub(server, add_header_module, digest,
                            f"{server.host}/{repository}:{tag}", data_dir)
+
+
+REAL = os.environ.get("WASMHUB_TEST_KUBECONFIG")
+NS = "wasmhub-test"
+
+
+@dataclass
+class Api:
+    cluster: Cluster
+    fake: FakeKube | None  # None against a real cluster
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    if REAL:
+        yield Api(Cluster.connect(Path(REAL)), None)
+        return
+    fake = FakeKube(vendored_types() + UNVALIDATED)
+    fake.add_pod(NS, "web-1", {"app": "web"})
+    fake.add_pod(NS, "web-2", {"app": "web", "version": "v2"})
+    fake.add_pod(NS, "db-1", {"app": "db"})
+    with serving_in_thread(fake.app(), "fake-kube") as url:
+        path = tmp_path / "kubeconfig"
+        path.write_text(yaml.safe_dump(kubeconfig_for(url)))
+        yield Api(Cluster.connect(path), fake)

@@ -3,11 +3,15 @@
 It implements what wasmhub's cluster code uses, with the API server's semantics that
 matter to it: discovery (``/apis/{group}/{version}``), server-side apply (``PATCH`` with
 ``application/apply-patch+yaml``, ``fieldManager``, ``force``, ``dryRun=All``), GET, LIST
-(namespaced and cluster-wide, ``labelSelector``, ``limit``), DELETE, the ``status``
-subresource, and pods. Every object written (or dry-run) is validated against its CRD's
-OpenAPI v3 schema and CEL rules with the same vendored CRDs and validator the hub ships;
-an invalid object is a 422 ``Invalid`` Status, an unserved type a 404, as a real server
-answers. Types without a vendored schema (Consul, Gloo) are stored unvalidated.
+(namespaced and cluster-wide, ``labelSelector``, ``limit``), WATCH (``watch=true``: the
+current objects as ``ADDED``, then ``MODIFIED``/``DELETED`` events until
+``timeoutSeconds``), JSON merge patch, DELETE (an object with finalizers only gets a
+``deletionTimestamp`` until they are removed), ``metadata.generation`` bumped on spec
+changes, the ``status`` subresource, and pods. Every object written (or dry-run) is
+validated against its CRD's OpenAPI v3 schema and CEL rules with the same vendored CRDs
+and validator the hub ships; an invalid object is a 422 ``Invalid`` Status, an unserved
+type a 404, as a real server answers. Types without a vendored schema (Consul, Gloo) are
+stored unvalidated.
 
 ``fail_apply`` names objects whose next non-dry-run apply fails with 500, to exercise
 the all-or-none rollback.
@@ -15,9 +19,11 @@ the all-or-none rollback.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +31,7 @@ from typing import Any
 import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from wasmhub.deploy.schemas import crd_problems, crds
@@ -75,8 +81,19 @@ class FakeKube:
     pods: list[dict[str, Any]] = field(default_factory=list)
     fail_apply: set[str] = field(default_factory=set)
     requests: list[str] = field(default_factory=list)
+    events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _version: int = 1
+
+    def _record(self, kind: str, resource: str, obj: dict[str, Any]) -> None:
+        """Called with the lock held: one watch event."""
+        self.events.append((kind, resource, copy.deepcopy(obj)))
+
+    def _store(self, key: tuple[str, str, str], obj: dict[str, Any], created: bool) -> None:
+        self._version += 1
+        obj["metadata"]["resourceVersion"] = str(self._version)
+        self.objects[key] = obj
+        self._record("ADDED" if created else "MODIFIED", key[0], obj)
 
     def add_pod(self, namespace: str, name: str, labels: dict[str, str]) -> None:
         self.pods.append({"apiVersion": "v1", "kind": "Pod",
@@ -117,6 +134,10 @@ class FakeKube:
         if rtype is None:
             return _status(404, "NotFound", f"the server could not find {p['plural']}")
         selector = request.query_params.get("labelSelector", "")
+        if request.query_params.get("watch") in ("true", "1"):
+            timeout = float(request.query_params.get("timeoutSeconds", "30"))
+            return StreamingResponse(self._watch(rtype, namespace, selector, timeout),
+                                     media_type="application/json")
         with self._lock:
             wanted = f"{rtype.plural}.{rtype.group}"
             items = [copy.deepcopy(o) for (resource, ns, _), o in sorted(self.objects.items())
@@ -126,6 +147,30 @@ class FakeKube:
                              "kind": f"{rtype.kind}List",
                              "metadata": {"resourceVersion": str(self._version)},
                              "items": items})
+
+    async def _watch(self, rtype: ServedType, namespace: str | None, selector: str,
+                     timeout: float) -> Any:
+        wanted = f"{rtype.plural}.{rtype.group}"
+
+        def visible(resource: str, obj: dict[str, Any]) -> bool:
+            meta = obj["metadata"]
+            return resource == wanted and namespace in (None, meta.get("namespace")) and \
+                _matches(meta.get("labels") or {}, selector)
+
+        with self._lock:
+            start = len(self.events)
+            current = [copy.deepcopy(o) for (r, _, _), o in self.objects.items() if visible(r, o)]
+        for obj in current:
+            yield json.dumps({"type": "ADDED", "object": obj}) + "\n"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                fresh = self.events[start:]
+                start = len(self.events)
+            for kind, resource, obj in fresh:
+                if visible(resource, obj):
+                    yield json.dumps({"type": kind, "object": obj}) + "\n"
+            await asyncio.sleep(0.05)
 
     async def list_all(self, request: Request) -> Response:
         return self._list(request, None)
@@ -153,16 +198,37 @@ class FakeKube:
                 found = self.objects.get(key)
                 if found is None:
                     return _status(404, "NotFound", f"{p['plural']} {p['name']!r} not found")
-                if not dry:
+                if not dry and found["metadata"].get("finalizers"):
+                    found["metadata"].setdefault("deletionTimestamp", "2026-01-01T00:00:00Z")
+                    self._store(key, found, created=False)
+                elif not dry:
                     del self.objects[key]
+                    self._record("DELETED", key[0], found)
             return JSONResponse({"kind": "Status", "apiVersion": "v1", "status": "Success",
                                  "details": {"name": p["name"], "kind": p["plural"]}})
         return await self._apply(request, rtype, key, dry)
 
+    async def _merge(self, request: Request, key: tuple[str, str, str]) -> Response:
+        patch = json.loads(await request.body())
+        with self._lock:
+            found = self.objects.get(key)
+            if found is None:
+                return _status(404, "NotFound", f"{key[0]} {key[2]!r} not found")
+            merged = _merge_patch(copy.deepcopy(found), patch)
+            meta = merged["metadata"]
+            if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+                del self.objects[key]
+                self._record("DELETED", key[0], merged)
+            else:
+                self._store(key, merged, created=False)
+        return JSONResponse(merged)
+
     async def _apply(self, request: Request, rtype: ServedType,
                      key: tuple[str, str, str], dry: bool) -> Response:
+        if request.headers.get("content-type") == "application/merge-patch+json":
+            return await self._merge(request, key)
         if request.headers.get("content-type") != "application/apply-patch+yaml":
-            return _status(415, "UnsupportedMediaType", "only server-side apply is served")
+            return _status(415, "UnsupportedMediaType", "apply or merge patches only")
         if not request.query_params.get("fieldManager"):
             return _status(422, "Invalid", "fieldManager is required for apply patch")
         body = yaml.safe_load(await request.body())
@@ -185,14 +251,20 @@ class FakeKube:
             merged_meta["namespace"] = key[1]
             merged_meta["uid"] = (previous or {}).get("metadata", {}).get(
                 "uid", str(uuid.uuid4()))
-            self._version += 1
-            merged_meta["resourceVersion"] = str(self._version)
             merged_meta["managedFields"] = [{"manager": request.query_params["fieldManager"],
                                              "operation": "Apply"}]
+            old_meta = (previous or {}).get("metadata", {})
+            generation = old_meta.get("generation", 0)
+            if previous is None or previous.get("spec") != merged.get("spec"):
+                generation += 1
+            merged_meta["generation"] = generation
+            for kept in ("finalizers", "deletionTimestamp"):
+                if kept in old_meta:
+                    merged_meta.setdefault(kept, old_meta[kept])
             if previous and "status" in previous:
                 merged["status"] = previous["status"]
             if not dry:
-                self.objects[key] = merged
+                self._store(key, merged, created=previous is None)
         return JSONResponse(merged, status_code=200 if previous else 201)
 
     async def status_subresource(self, request: Request) -> Response:
@@ -207,13 +279,17 @@ class FakeKube:
             return JSONResponse(found)
         body = json.loads(await request.body()) if request.headers.get(
             "content-type", "").endswith("json") else yaml.safe_load(await request.body())
-        candidate = {**found, "status": body.get("status")}
+        candidate = copy.deepcopy(found)
+        if request.headers.get("content-type") == "application/merge-patch+json":
+            candidate = _merge_patch(candidate, {"status": body.get("status")})
+        else:
+            candidate["status"] = body.get("status")
         if rtype.validated:
             problems = crd_problems(candidate)
             if problems:
                 return _status(422, "Invalid", "; ".join(problems))
         with self._lock:
-            self.objects[key] = candidate
+            self._store(key, candidate, created=False)
         return JSONResponse(candidate)
 
     async def list_pods(self, request: Request) -> Response:
@@ -223,6 +299,19 @@ class FakeKube:
                  and _matches(p["metadata"]["labels"], selector)]
         return JSONResponse({"apiVersion": "v1", "kind": "PodList",
                              "metadata": {"resourceVersion": "1"}, "items": items})
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge_patch(result.get(key), value)
+    return result
 
 
 def kubeconfig_for(url: str) -> dict[str, Any]:

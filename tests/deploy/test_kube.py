@@ -4,9 +4,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,32 +16,8 @@ from wasmhub.deploy.kube import Cluster
 from wasmhub.deploy.resolve import ensure_unmoved, resolve
 
 from .cases import deployment
-from .conftest import PublishedHub
-from .fake_kube import UNVALIDATED, FakeKube, kubeconfig_for, vendored_types
-
-REAL = os.environ.get("WASMHUB_TEST_KUBECONFIG")
-NS = "wasmhub-test"
-
-
-@dataclass
-class Api:
-    cluster: Cluster
-    fake: FakeKube | None  # None against a real cluster
-
-
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    if REAL:
-        yield Api(Cluster.connect(Path(REAL)), None)
-        return
-    fake = FakeKube(vendored_types() + UNVALIDATED)
-    fake.add_pod(NS, "web-1", {"app": "web"})
-    fake.add_pod(NS, "web-2", {"app": "web", "version": "v2"})
-    fake.add_pod(NS, "db-1", {"app": "db"})
-    with serving_in_thread(fake.app(), "fake-kube") as url:
-        path = tmp_path / "kubeconfig"
-        path.write_text(yaml.safe_dump(kubeconfig_for(url)))
-        yield Api(Cluster.connect(path), fake)
+from .conftest import NS, REAL, Api, PublishedHub
+from .fake_kube import FakeKube, kubeconfig_for, vendored_types
 
 
 def _istio(name: str = "add-header", **fields: object) -> object:

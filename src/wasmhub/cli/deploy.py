@@ -178,30 +178,16 @@ def deploy(
 def run_deploy(draft: Any, explicit: dict[str, Any], *, output: Path | None, apply: bool,
                dry_run: bool, force: bool, hub: str | None, kubeconfig: Path | None,
                context: str | None, as_json: bool) -> None:
-    from wasmhub.catalog.snippets import base_deployment
     from wasmhub.deploy import provider_for, render
     from wasmhub.deploy.checks import preflight, require
+    from wasmhub.deploy.compose import complete
     from wasmhub.deploy.gitops import write_dir
     from wasmhub.deploy.resolve import ensure_unmoved, resolve
-    from wasmhub.deploy.spec import parse_deployment
 
     resolved = resolve(draft.plugin.ref, hub_url=hub)
-    ref = resolved.ref
-    defaults = base_deployment(
-        base_url=ref.hub_url, namespace=ref.repository.split("/", 1)[0],
-        name=ref.repository.split("/", 1)[1], version=ref.tag or "", digest=ref.digest or "",
-        module_sha256=ref.module_sha256 or "", plugin_config=resolved.example_config,
-        phase=resolved.phase, priority=resolved.priority, root_id=resolved.root_id,
-        filter_types=resolved.filter_types)
-    provider = provider_for(draft.platform)
-    data = draft.model_dump(by_alias=True, exclude_none=True)
-    data["plugin"] = ref.model_dump(by_alias=True)
-    for key in ("name", "config", "phase", "priority", "rootId", "pluginType"):
-        if explicit.get(key) is None and defaults.get(key) is not None:
-            data[key] = defaults[key]
-    if explicit.get("namespace") is None:
-        data["namespace"] = getattr(provider, "default_namespace", "default")
-    deployment = parse_deployment(data)
+    given = {key for key, value in explicit.items() if value is not None}
+    deployment = complete(draft, resolved, given)
+    provider = provider_for(deployment.platform)
     rendering = render(deployment)
     report = require(preflight(deployment, resolved, force=force))
     for warning in [*report.warnings, *rendering.warnings]:
@@ -294,7 +280,38 @@ def status(
         out.print(line.rstrip(), markup=False, overflow="ignore", crop=False)
 
 
+def operator(
+    namespace: Annotated[str | None, typer.Option(
+        "--namespace", "-n", help="Watch one namespace (default: all).")] = None,
+    resync: Annotated[int, typer.Option(
+        help="Seconds between full resyncs (retries, follow-tag).")] = 60,
+    hub: HubOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """Reconcile PluginDeployment resources (wasmhub.io/v1alpha1) until interrupted."""
+    import threading
+
+    from wasmhub.deploy.kube import Cluster
+    from wasmhub.deploy.operator import PLUGIN_DEPLOYMENT, Operator, Reconciler
+
+    cluster = Cluster.connect(kubeconfig, context)
+    if not cluster.served(PLUGIN_DEPLOYMENT):
+        from wasmhub.deploy.errors import MissingResourceType
+
+        raise MissingResourceType(PLUGIN_DEPLOYMENT.api_version, PLUGIN_DEPLOYMENT.kind)
+    err.print(f"wasmhub operator: watching PluginDeployments in "
+              f"{namespace or 'all namespaces'} of {cluster.server}")
+    stop = threading.Event()
+    try:
+        Operator(Reconciler(cluster, hub_url=hub), namespace=namespace,
+                 resync_seconds=resync).run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
 def register(app: typer.Typer) -> None:
+    app.command("operator")(operator)
     app.command("deploy")(deploy)
     app.command("undeploy")(undeploy)
     app.command("status")(status)

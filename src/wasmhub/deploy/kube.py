@@ -74,7 +74,8 @@ class Cluster:
         return cls(client, single.cluster.server)
 
     @contextmanager
-    def _calls(self, what: str) -> Iterator[None]:
+    def calls(self, what: str) -> Iterator[None]:
+        """Map transport and API errors of the calls inside to one ClusterError line."""
         try:
             yield
         except httpx2.TransportError as exc:
@@ -85,7 +86,7 @@ class Cluster:
 
     def served(self, rtype: ResourceType) -> bool:
         """Whether the cluster serves the type (a one-item list; 404: the CRD is missing)."""
-        with self._calls(f"discovery of {rtype.kind} ({rtype.api_version})"):
+        with self.calls(f"discovery of {rtype.kind} ({rtype.api_version})"):
             try:
                 next(iter(self.client.list(rtype.resource(), namespace="*", chunk_size=1)),
                      None)
@@ -96,7 +97,7 @@ class Cluster:
         return True
 
     def get(self, rtype: ResourceType, name: str, namespace: str) -> dict[str, Any] | None:
-        with self._calls(f"reading {rtype.kind}/{name}"):
+        with self.calls(f"reading {rtype.kind}/{name}"):
             try:
                 obj = self.client.get(rtype.resource(), name, namespace=namespace)
             except ApiError as exc:
@@ -108,14 +109,14 @@ class Cluster:
     def apply_one(self, rtype: ResourceType, document: dict[str, Any], *, dry_run: bool
                   ) -> None:
         meta = document["metadata"]
-        with self._calls(f"applying {rtype.kind}/{meta['name']}"):
+        with self.calls(f"applying {rtype.kind}/{meta['name']}"):
             self.client.apply(rtype.resource().from_dict(document), name=meta["name"],
                               namespace=meta.get("namespace"), field_manager=FIELD_MANAGER,
                               force=True, dry_run=dry_run)
 
     def delete(self, rtype: ResourceType, name: str, namespace: str, *, dry_run: bool = False
                ) -> bool:
-        with self._calls(f"deleting {rtype.kind}/{name}"):
+        with self.calls(f"deleting {rtype.kind}/{name}"):
             try:
                 self.client.delete(rtype.resource(), name, namespace=namespace,
                                    dry_run=dry_run)
@@ -127,13 +128,13 @@ class Cluster:
 
     def objects(self, rtype: ResourceType, namespace: str | None,
                 labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        with self._calls(f"listing {rtype.kind}"):
+        with self.calls(f"listing {rtype.kind}"):
             items = self.client.list(rtype.resource(), namespace=namespace or "*",
                                      labels=labels)  # type: ignore[arg-type]
             return [_plain(i) for i in items]
 
     def pods(self, namespace: str, selector: dict[str, str]) -> list[str]:
-        with self._calls("listing pods"):
+        with self.calls("listing pods"):
             items = self.client.list(Pod, namespace=namespace,
                                      labels=selector)  # type: ignore[arg-type]
             return sorted(p.metadata.name for p in items if p.metadata and p.metadata.name)
