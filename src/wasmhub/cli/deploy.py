@@ -168,9 +168,13 @@ def deploy(
         explicit = {"name": name, "namespace": namespace, "config": config, "phase": phase,
                     "priority": priority, "rootId": root_id, "pluginType": plugin_type}
     if file is not None:
-        explicit = {"name": draft.name, "namespace": draft.namespace, "config": draft.config,
-                    "phase": draft.phase, "priority": draft.priority, "rootId": draft.root_id,
-                    "pluginType": draft.plugin_type}
+        # What the file sets is given; the rest takes the plugin's defaults, as the
+        # operator does for the same document.
+        import yaml
+
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+        spec = raw.get("spec", raw) if isinstance(raw, dict) else {}
+        explicit = dict.fromkeys([*spec, "name", "namespace"], True)
     run_deploy(draft, explicit, output=output, apply=apply, dry_run=dry_run, force=force,
                hub=hub, kubeconfig=kubeconfig, context=context, as_json=as_json)
 
