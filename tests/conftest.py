@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.support.s3 import S3Endpoint, running_moto
 from wasmhub.db.base import Base
 from wasmhub.db.engine import Database
 from wasmhub.db.migrate import upgrade
@@ -113,3 +114,10 @@ def test_output_dir() -> Path:
     path = Path(__file__).resolve().parent.parent / "test-output"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
+    """One moto S3 server (an emulator) for the test session; tests take own buckets."""
+    with running_moto(tmp_path_factory.mktemp("moto")) as endpoint:
+        yield endpoint

@@ -20,7 +20,8 @@ from wasmhub.catalog.fetch import Resolver, system_resolver
 from wasmhub.db.engine import Database
 from wasmhub.events import EventBus
 from wasmhub.settings import Settings
-from wasmhub.storage import BlobStore, FilesystemBlobStore
+from wasmhub.storage import BlobStore
+from wasmhub.storage.factory import open_store
 
 if TYPE_CHECKING:
     from wasmhub.catalog.adding import PluginImporter
@@ -43,7 +44,7 @@ class Hub:
     _build_lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
-        self.storage = FilesystemBlobStore(self.settings.data_dir)
+        self.storage = open_store(self.settings)
 
     @classmethod
     def open(cls, settings: Settings, *, resolver: Resolver | None = None) -> Hub:

@@ -32,6 +32,12 @@ def default_data_dir() -> Path:
 
 class StorageBackend(StrEnum):
     FILESYSTEM = "filesystem"
+    S3 = "s3"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
 
 
 class Settings(BaseSettings):
@@ -77,6 +83,42 @@ class Settings(BaseSettings):
     max_concurrent_unpacks: int = Field(
         2, ge=1, le=64,
         description="Plugin images one process unpacks and inspects at once; others wait.",
+    )
+
+
+    # -- Scale-out: object storage, Redis, observability (docs/scaling.md) ------------
+    # S3 credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID /
+    # AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance or pod roles), never from here.
+    s3_bucket: str | None = Field(None, description="S3 bucket of the blobs (storage: s3).")
+    s3_prefix: str = Field("", description="Key prefix inside the bucket, e.g. 'wasmhub/'.")
+    s3_endpoint_url: str | None = Field(
+        None, description="S3 endpoint for MinIO, Ceph RGW, GCS and others; default AWS."
+    )
+    s3_region: str | None = Field(None, description="S3 region (AWS); default from AWS config.")
+    s3_addressing_style: str = Field(
+        "auto", pattern="^(auto|path|virtual)$",
+        description="auto, path (MinIO, Ceph) or virtual-hosted bucket addressing.",
+    )
+    s3_part_bytes: int = Field(
+        8 * 1024 * 1024, ge=5 * 1024 * 1024, le=5 * 1024**3,
+        description="Multipart part size for chunked and large uploads.",
+    )
+    storage_redirect: bool = Field(
+        False, description="Answer blob GETs with 307 to a presigned storage URL (s3)."
+    )
+    storage_redirect_seconds: int = Field(
+        300, ge=10, le=7 * 86400, description="Lifetime of a presigned blob URL."
+    )
+    redis_url: str | None = Field(
+        None, description="Redis URL (redis://host:6379/0) shared by every replica."
+    )
+    log_format: LogFormat = Field(LogFormat.TEXT, description="text, or json (one object a line).")
+    request_id_header: str = Field(
+        "X-Request-ID", description="Header carrying the request id (taken or made, echoed)."
+    )
+    metrics_enabled: bool = Field(True, description="Serve Prometheus metrics on /metrics.")
+    shutdown_grace_seconds: int = Field(
+        60, ge=1, le=3600, description="How long a stopping server lets in-flight requests end."
     )
 
     @field_validator("log_level")

@@ -10,8 +10,10 @@ from sqlalchemy import func, select
 
 from tests.registry.conftest import Registry, digest_of
 from tests.support.servers import wasmhub_command
+from wasmhub.oci.digest import Digest
 from wasmhub.registry.maintenance import fsck, gc
 from wasmhub.registry.models import Blob, RepositoryBlob
+from wasmhub.storage import FilesystemBlobStore
 
 
 def run_cli(registry: Registry, *args: str) -> subprocess.CompletedProcess[str]:
@@ -31,8 +33,8 @@ def test_fsck_clean_then_corrupt(registry: Registry) -> None:
     assert json.loads(proc.stdout)["ok"] is True
 
     layer = digest_of(b"layer bytes")
-    path = registry.hub.storage.path(layer)
-    assert path is not None
+    assert isinstance(registry.hub.storage, FilesystemBlobStore)
+    path = registry.hub.storage.blob_path(Digest.parse(layer))
     path.write_bytes(b"bit rot")
     proc = run_cli(registry, "fsck", "--json")
     assert proc.returncode == 1

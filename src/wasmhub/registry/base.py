@@ -22,7 +22,18 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from wasmhub.errors import WasmhubError
-from wasmhub.oci.errors import OCIError, PaginationNumberInvalid, SizeInvalid, error_envelope
+from wasmhub.oci.errors import (
+    BlobUnknown,
+    BlobUploadInvalid,
+    BlobUploadUnknown,
+    DigestInvalid,
+    OCIError,
+    PaginationNumberInvalid,
+    RangeInvalid,
+    SizeInvalid,
+    error_envelope,
+)
+from wasmhub.storage import errors as storage_errors
 from wasmhub.storage.base import BlobWriter
 
 log = logging.getLogger(__name__)
@@ -35,9 +46,30 @@ Handler = Callable[[Request], Awaitable[Response]]
 T = TypeVar("T")
 
 
-def error_response(exc: WasmhubError) -> Response:
+# The storage drivers' own errors, as the distribution spec names them.
+_STORAGE_TO_OCI: dict[type[WasmhubError], type[OCIError]] = {
+    storage_errors.BlobNotFound: BlobUnknown,
+    storage_errors.UploadNotFound: BlobUploadUnknown,
+    storage_errors.UploadOffsetMismatch: RangeInvalid,
+    storage_errors.UploadBusy: BlobUploadInvalid,
+    storage_errors.ContentDigestMismatch: DigestInvalid,
+    storage_errors.InvalidBlobDigest: DigestInvalid,
+}
+
+
+def oci_error(exc: WasmhubError) -> OCIError:
+    """The wire error for ``exc``: itself, its OCI code, or its status kept."""
     if isinstance(exc, OCIError):
-        errors = exc
+        return exc
+    wire = _STORAGE_TO_OCI.get(type(exc))
+    if wire is not None:
+        return wire(exc.message, detail=exc.detail)
+    return OCIError(exc.message, detail=exc.detail, status=exc.http_status)
+
+
+def error_response(exc: WasmhubError) -> Response:
+    if isinstance(exc, OCIError) or type(exc) in _STORAGE_TO_OCI:
+        errors = oci_error(exc)
     else:
         # A domain error from outside oci/ (e.g. StorageError): keep its status.
         errors = OCIError(exc.message, detail=exc.detail, status=exc.http_status)

@@ -1,5 +1,8 @@
 """``/v2/<name>/blobs/<digest>``: GET (with single ``Range``), HEAD and DELETE.
 
+With ``storage_redirect`` on and a driver that has URLs of its own (S3), a GET is
+answered 307 to a presigned URL instead, so the bytes flow from the object store.
+
 A GET costs one database query and one thread hop: the link check, the open and, for
 blobs up to one slice, the read happen together. Larger blobs stream in 1 MiB slices
 (64 KiB, Starlette's default, is about four times slower on loopback).
@@ -115,6 +118,10 @@ def routes(service: RegistryService) -> list[Route]:
         if request.method == "DELETE":
             await in_thread(service.delete_blob, repository, digest)
             return empty(202, {"Docker-Content-Digest": digest})
+        if request.method == "GET" and service.redirect_seconds:
+            url = await in_thread(service.blob_redirect, repository, digest)
+            if url is not None:
+                return empty(307, {"Location": url, "Docker-Content-Digest": digest})
         try:
             loaded = await in_thread(
                 _load, service, repository, digest, request.headers.get("range"),

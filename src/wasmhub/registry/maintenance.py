@@ -10,6 +10,7 @@ upload sessions are only removed once older than ``upload_max_age``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select
 
+from wasmhub.errors import StorageError
 from wasmhub.hub import Hub
 from wasmhub.oci.digest import Digest, new_hasher
 from wasmhub.oci.errors import DigestInvalid
@@ -27,6 +29,7 @@ from wasmhub.registry.models import (
     RepositoryBlob,
     UploadSession,
 )
+from wasmhub.storage.errors import UploadNotFound
 
 HASH_SLICE = 1024 * 1024
 
@@ -64,6 +67,9 @@ def fsck(hub: Hub) -> FsckReport:
                     hasher.update(chunk)
         except OSError as exc:
             report.errors.append(f"cannot read {info.digest}: {exc.strerror}")
+            continue
+        except StorageError as exc:
+            report.errors.append(f"cannot read {info.digest}: {exc.message}")
             continue
         report.checked += 1
         report.bytes_checked += info.size
@@ -104,9 +110,8 @@ def gc(hub: Hub, *, delete_now: bool = False, grace_seconds: float = 3600,
     for info in hub.storage.walk():
         if info.digest in keep:
             continue
-        path = hub.storage.path(info.digest)
         # A blob committed moments ago may not have its database row yet.
-        if path is not None and path.exists() and path.stat().st_mtime > now - grace_seconds:
+        if info.modified > now - grace_seconds:
             continue
         report.blobs.append({"digest": info.digest, "size": info.size})
         report.bytes += info.size
@@ -144,7 +149,8 @@ def _delete(hub: Hub, digests: list[str], uploads: list[str], cutoff: datetime) 
                 *(UploadSession.id == u for u in uploads)
             )))
         for upload_id in uploads:
-            hub.storage.cancel_upload(upload_id)
+            with contextlib.suppress(UploadNotFound):  # finished or cancelled meanwhile
+                hub.storage.cancel_upload(upload_id)
 
 
 __all__ = ["FsckReport", "GcReport", "fsck", "gc"]

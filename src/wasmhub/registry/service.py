@@ -52,6 +52,7 @@ from wasmhub.registry.models import (
 )
 from wasmhub.registry.records import ManifestRecord, Page, PushResult, Referrers
 from wasmhub.storage.base import BlobInfo, BlobWriter, UploadInfo, put_bytes
+from wasmhub.storage.errors import ContentDigestMismatch, UploadNotFound
 
 if TYPE_CHECKING:
     from wasmhub.wasm.registry_hook import PluginAnalysis
@@ -86,6 +87,10 @@ class RegistryService(RegistryListing):
         self.storage = hub.storage
         self.events = hub.events
         self.max_manifest_bytes = hub.settings.max_manifest_bytes
+        # Blob GETs answer 307 to the store's own URL for this long (0: serve bytes).
+        self.redirect_seconds = (
+            hub.settings.storage_redirect_seconds if hub.settings.storage_redirect else 0
+        )
         # Repositories are never deleted, so their ids can be cached for the process.
         self._repo_ids: dict[str, int] = {}
         self._repo_lock = threading.Lock()
@@ -129,6 +134,14 @@ class RegistryService(RegistryListing):
         if size is None:
             raise BlobUnknown(detail={"digest": digest})
         return BlobInfo(digest, size)
+
+    def blob_redirect(self, repository: str, digest: str) -> str | None:
+        """A URL the client may fetch the blob from directly, when redirects are on and
+        the driver has one; raises BlobUnknown like a GET."""
+        self.stat_blob(repository, digest)
+        if not self.redirect_seconds:
+            return None
+        return self.storage.redirect_url(digest, self.redirect_seconds)
 
     def open_blob(self, repository: str, digest: str) -> BinaryIO:
         self.stat_blob(repository, digest)
@@ -220,7 +233,7 @@ class RegistryService(RegistryListing):
         Digest.parse(digest)
         try:
             info = self.storage.commit_upload(upload_id, digest)
-        except OCIError:
+        except (OCIError, ContentDigestMismatch, UploadNotFound):
             self._forget_upload(upload_id)
             raise
         with self.db.session() as session:

@@ -1,6 +1,7 @@
-"""Blob bytes behind the :class:`BlobStore` protocol (filesystem driver today, S3 later).
+"""Blob bytes behind the :class:`BlobStore` protocol: filesystem and S3 drivers.
 
 The registry is the only caller; it keeps metadata in the database and the bytes here.
+``wasmhub.storage.factory.open_store`` picks the driver the settings name.
 """
 
 from __future__ import annotations

@@ -8,23 +8,35 @@ Contract shared by all drivers (checked by ``tests/storage``'s conformance suite
 - Upload sessions are named by an opaque id, persist across process restarts and are
   visible to every worker process sharing the store; appends must start at the current
   size of the session (chunks in order).
-- Errors are the OCI wire errors: ``BlobUnknown``, ``BlobUploadUnknown``,
-  ``RangeInvalid`` (append at the wrong offset), ``DigestInvalid`` (content does not
-  match), ``BlobUploadInvalid`` (session busy in another request).
+- Upload sessions keep no state in process memory that another process needs: a chunk
+  may arrive at any replica (a process may cache what it can re-derive and verify).
+- Errors are the driver's own (``wasmhub.storage.errors``): ``BlobNotFound``,
+  ``UploadNotFound``, ``UploadOffsetMismatch`` (append at the wrong offset),
+  ``ContentDigestMismatch`` (content does not match), ``UploadBusy`` (session written
+  by another request), ``StorageUnavailable`` (the backend failed). The ``/v2/``
+  boundary maps them to OCI wire errors.
+- ``BlobInfo.modified`` is when the blob was stored (seconds since the epoch): the
+  garbage collector's grace period is measured against it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import BinaryIO, Protocol
+
+from wasmhub.oci.digest import Digest
+from wasmhub.oci.errors import DigestInvalid
+from wasmhub.storage.errors import InvalidBlobDigest
 
 
 @dataclass(frozen=True, slots=True)
 class BlobInfo:
     digest: str
     size: int
+    # When the bytes were stored; 0.0 when the caller did not ask the store. Not part
+    # of equality: the same blob is the same blob whenever it was written.
+    modified: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +66,7 @@ class BlobWriter(Protocol):
     def commit(self, expected_digest: str | None = None) -> BlobInfo:
         """Verify the content against ``expected_digest`` and publish it as a blob.
 
-        On mismatch raises DigestInvalid and discards the content. Without an expected
+        On mismatch raises ContentDigestMismatch and discards the content. Without an expected
         digest the blob is stored under the sha256 computed while writing.
         """
         ...
@@ -66,15 +78,20 @@ class BlobWriter(Protocol):
 
 class BlobStore(Protocol):
     def stat(self, digest: str) -> BlobInfo | None:
-        """Size of a stored blob, or None when absent."""
+        """Size (and ``modified``) of a stored blob, or None when absent."""
         ...
 
     def open(self, digest: str, offset: int = 0) -> BinaryIO:
-        """A binary reader positioned at ``offset``; raises BlobUnknown."""
+        """A binary reader positioned at ``offset``; raises BlobNotFound."""
         ...
 
-    def path(self, digest: str) -> Path | None:
-        """A local file path for zero-copy serving, or None when the driver has none."""
+    def redirect_url(self, digest: str, expires_seconds: int) -> str | None:
+        """A URL a client may fetch the blob from directly for ``expires_seconds`` (e.g. a
+        presigned object-store URL), or None when the driver has none."""
+        ...
+
+    def check(self) -> None:
+        """Raise StorageUnavailable when the backend cannot be reached (readiness)."""
         ...
 
     def new_writer(self) -> BlobWriter:
@@ -86,7 +103,7 @@ class BlobStore(Protocol):
         ...
 
     def upload_info(self, upload_id: str) -> UploadInfo:
-        """The session's size and metadata; raises BlobUploadUnknown."""
+        """The session's size and metadata; raises UploadNotFound."""
         ...
 
     def append_upload(self, upload_id: str, offset: int | None = None) -> BlobWriter:
@@ -98,7 +115,7 @@ class BlobStore(Protocol):
         ...
 
     def cancel_upload(self, upload_id: str) -> None:
-        """End the session and delete its data; raises BlobUploadUnknown."""
+        """End the session and delete its data; raises UploadNotFound."""
         ...
 
     def delete(self, digest: str) -> bool:
@@ -106,12 +123,20 @@ class BlobStore(Protocol):
         ...
 
     def walk(self) -> Iterator[BlobInfo]:
-        """Every stored blob, in no particular order."""
+        """Every stored blob (with ``modified``), in no particular order."""
         ...
 
     def list_uploads(self) -> Iterator[UploadInfo]:
         """Every unfinished upload, including interrupted single-stream writes."""
         ...
+
+
+def parse_digest(text: str) -> Digest:
+    """The digest a driver was handed; raises InvalidBlobDigest (callers validate first)."""
+    try:
+        return Digest.parse(text)
+    except DigestInvalid as exc:
+        raise InvalidBlobDigest(exc.message, detail={"digest": text[:150]}) from None
 
 
 def put_bytes(store: BlobStore, data: bytes, expected_digest: str | None = None) -> BlobInfo:

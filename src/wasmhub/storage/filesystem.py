@@ -30,19 +30,19 @@ from pathlib import Path
 from typing import BinaryIO
 
 from wasmhub.oci.digest import Digest, DigestAlgorithm, Hasher, new_hasher
-from wasmhub.oci.errors import (
-    BlobUnknown,
-    BlobUploadInvalid,
-    BlobUploadUnknown,
-    DigestInvalid,
-    RangeInvalid,
+from wasmhub.storage.base import BlobInfo, UploadInfo, parse_digest
+from wasmhub.storage.errors import (
+    BlobNotFound,
+    ContentDigestMismatch,
+    StorageUnavailable,
+    UploadBusy,
+    UploadNotFound,
+    UploadOffsetMismatch,
 )
-from wasmhub.storage.base import BlobInfo, UploadInfo
 
 READ_CHUNK = 1024 * 1024
 _UPLOAD_ID_RE = re.compile(r"^[a-f0-9]{32}$")
 _HASH_CACHE_LIMIT = 4096
-LOCK_WAIT_SECONDS = 5.0
 
 
 def _lock_within(fd: int, seconds: float) -> bool:
@@ -91,10 +91,10 @@ class _FileWriter:
         try:
             self._fd = os.open(self._dir / "data", os.O_RDWR | os.O_APPEND)
         except FileNotFoundError:
-            raise BlobUploadUnknown(detail={"upload": upload_id}) from None
-        if not _lock_within(self._fd, LOCK_WAIT_SECONDS):
+            raise UploadNotFound(f"no upload {upload_id}", detail={"upload": upload_id}) from None
+        if not _lock_within(self._fd, store.lock_wait_seconds):
             os.close(self._fd)
-            raise BlobUploadInvalid(
+            raise UploadBusy(
                 "the upload is receiving another chunk; retry when it finishes",
                 detail={"upload": upload_id},
             ) from None
@@ -102,9 +102,9 @@ class _FileWriter:
         self._start = os.fstat(self._fd).st_size
         if offset is not None and offset != self._start:
             self._release()
-            raise RangeInvalid(
+            raise UploadOffsetMismatch(
                 f"chunk starts at byte {offset} but the upload holds {self._start} bytes",
-                detail={"upload": upload_id, "size": self._start},
+                upload_id=upload_id, size=self._start,
             )
         self._hasher = store.cached_hasher(upload_id, self._fd, self._start)
         self._start_hasher = self._hasher.copy()
@@ -140,7 +140,7 @@ class _FileWriter:
 
     def commit(self, expected_digest: str | None = None) -> BlobInfo:
         if not self._open:
-            raise BlobUploadUnknown(detail={"upload": self.upload_id})
+            raise UploadNotFound(f"no upload {self.upload_id}", detail={"upload": self.upload_id})
         try:
             digest = self._verify(expected_digest)
             os.fsync(self._fd)
@@ -156,17 +156,14 @@ class _FileWriter:
     def _verify(self, expected_digest: str | None) -> Digest:
         if expected_digest is None:
             return Digest(DigestAlgorithm.SHA256, self._hasher.hexdigest())
-        expected = Digest.parse(expected_digest)
+        expected = parse_digest(expected_digest)
         if expected.algorithm is DigestAlgorithm.SHA256:
             actual = self._hasher.hexdigest()
         else:
             # Only sha256 is computed inline; other algorithms re-read the data once.
             actual = _hash_file(self._fd, self._size, expected.algorithm).hexdigest()
         if actual != expected.encoded:
-            raise DigestInvalid(
-                f"content has digest {expected.algorithm}:{actual}, not {expected}",
-                detail={"expected": str(expected), "actual": f"{expected.algorithm}:{actual}"},
-            )
+            raise ContentDigestMismatch(str(expected), f"{expected.algorithm}:{actual}")
         return expected
 
     def _release(self) -> None:
@@ -188,6 +185,8 @@ class FilesystemBlobStore:
         self.uploads_dir.mkdir(parents=True, exist_ok=True)
         self._hashers: OrderedDict[str, tuple[int, Hasher]] = OrderedDict()
         self._lock = threading.Lock()
+        # How long a chunk waits for another request's chunk to finish before UploadBusy.
+        self.lock_wait_seconds = 5.0
 
     # -- paths ---------------------------------------------------------------------
 
@@ -197,29 +196,34 @@ class FilesystemBlobStore:
     def _upload_dir(self, upload_id: str) -> Path:
         # The id becomes a path component: accept only our own format (no traversal).
         if not _UPLOAD_ID_RE.match(upload_id):
-            raise BlobUploadUnknown(detail={"upload": upload_id[:64]})
+            raise UploadNotFound("no such upload", detail={"upload": upload_id[:64]})
         return self.uploads_dir / upload_id
 
     # -- reading -------------------------------------------------------------------
 
     def stat(self, digest: str) -> BlobInfo | None:
         try:
-            size = self.blob_path(Digest.parse(digest)).stat().st_size
+            st = self.blob_path(parse_digest(digest)).stat()
         except FileNotFoundError:
             return None
-        return BlobInfo(digest, size)
+        return BlobInfo(digest, st.st_size, st.st_mtime)
 
     def open(self, digest: str, offset: int = 0) -> BinaryIO:
         try:
-            handle = self.blob_path(Digest.parse(digest)).open("rb")
+            handle = self.blob_path(parse_digest(digest)).open("rb")
         except FileNotFoundError:
-            raise BlobUnknown(detail={"digest": digest}) from None
+            raise BlobNotFound(f"no blob {digest}", detail={"digest": digest}) from None
         if offset:
             handle.seek(offset)
         return handle
 
-    def path(self, digest: str) -> Path | None:
-        return self.blob_path(Digest.parse(digest))
+    def redirect_url(self, digest: str, expires_seconds: int) -> str | None:
+        return None  # served by the hub itself
+
+    def check(self) -> None:
+        if not all(d.is_dir() and os.access(d, os.W_OK) for d in (self.blobs_dir,
+                                                                    self.uploads_dir)):
+            raise StorageUnavailable(f"blob directory {self.root} is not writable")
 
     def walk(self) -> Iterator[BlobInfo]:
         for algorithm in DigestAlgorithm:
@@ -229,7 +233,8 @@ class FilesystemBlobStore:
             for prefix in sorted(base.iterdir()):
                 for entry in sorted(prefix.iterdir()) if prefix.is_dir() else ():
                     with contextlib.suppress(FileNotFoundError):
-                        yield BlobInfo(f"{algorithm}:{entry.name}", entry.stat().st_size)
+                        st = entry.stat()
+                        yield BlobInfo(f"{algorithm}:{entry.name}", st.st_size, st.st_mtime)
 
     # -- writing -------------------------------------------------------------------
 
@@ -259,12 +264,12 @@ class FilesystemBlobStore:
             state = json.loads((directory / "state.json").read_text())
             size = (directory / "data").stat().st_size
         except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
-            raise BlobUploadUnknown(detail={"upload": upload_id}) from None
+            raise UploadNotFound(f"no upload {upload_id}", detail={"upload": upload_id}) from None
         return UploadInfo(upload_id, size, float(state["started_at"]), dict(state["metadata"]))
 
     def append_upload(self, upload_id: str, offset: int | None = None) -> _FileWriter:
         if not (self._upload_dir(upload_id) / "state.json").exists():
-            raise BlobUploadUnknown(detail={"upload": upload_id})
+            raise UploadNotFound(f"no upload {upload_id}", detail={"upload": upload_id})
         return _FileWriter(self, upload_id, session=True, offset=offset)
 
     def commit_upload(self, upload_id: str, expected_digest: str) -> BlobInfo:
@@ -273,7 +278,7 @@ class FilesystemBlobStore:
     def cancel_upload(self, upload_id: str) -> None:
         directory = self._upload_dir(upload_id)
         if not directory.is_dir():
-            raise BlobUploadUnknown(detail={"upload": upload_id})
+            raise UploadNotFound(f"no upload {upload_id}", detail={"upload": upload_id})
         self.remove_upload_dir(upload_id)
 
     def list_uploads(self) -> Iterator[UploadInfo]:
@@ -282,7 +287,7 @@ class FilesystemBlobStore:
                 continue
             try:
                 yield self.upload_info(entry.name)
-            except BlobUploadUnknown:
+            except UploadNotFound:
                 # A single-stream write (no state.json), possibly interrupted by a crash.
                 with contextlib.suppress(FileNotFoundError):
                     data = entry / "data"
@@ -290,7 +295,7 @@ class FilesystemBlobStore:
 
     def delete(self, digest: str) -> bool:
         try:
-            self.blob_path(Digest.parse(digest)).unlink()
+            self.blob_path(parse_digest(digest)).unlink()
         except FileNotFoundError:
             return False
         return True
