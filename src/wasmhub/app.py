@@ -9,11 +9,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount
 
-from wasmhub import __version__
 from wasmhub.api import create_api
 from wasmhub.deploy.serving import module_routes
 from wasmhub.hub import Hub
@@ -24,13 +21,27 @@ from wasmhub.web import create_web_app
 SETTINGS_ENV = "WASMHUB_SERVE_SETTINGS_JSON"
 
 
-async def healthz(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok", "version": __version__})
+def _operations_routes(hub: Hub) -> list[BaseRoute]:
+    """/healthz, /readyz and /metrics (wasmhub.ops.health)."""
+    from wasmhub.ops import health
+
+    return health.routes(hub)
+
+
+def _observe(app: Starlette, hub: Hub) -> None:
+    """Request ids, metrics and the access log around every request; pool and event
+    metrics (wasmhub.ops)."""
+    from wasmhub.ops import metrics
+    from wasmhub.ops.middleware import ObservabilityMiddleware
+
+    app.add_middleware(ObservabilityMiddleware, settings=hub.settings)
+    metrics.instrument_pool(hub.database.engine)
+    hub.events.observer = metrics.observe_event
 
 
 def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
     hub = hub or Hub.open(settings)
-    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
+    routes: list[BaseRoute] = _operations_routes(hub)
     routes.append(registry_mount(hub))
     routes.extend(module_routes())  # raw modules by sha256 for proxies (docs/deploy.md)
     routes.append(Mount("/api", app=create_api(hub)))
@@ -41,10 +52,18 @@ def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
         opened.close()
+        _worker_exited()
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.hub = hub
+    _observe(app, hub)
     return app
+
+
+def _worker_exited() -> None:
+    from wasmhub.ops import metrics
+
+    metrics.worker_exited(os.getpid())
 
 
 def app_from_env() -> Starlette:

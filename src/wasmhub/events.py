@@ -13,6 +13,7 @@ the catalog indexes the push from that analysis instead of unpacking it again.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -63,6 +64,8 @@ class EventBus:
     """Synchronous fan-out, in subscription order."""
 
     _handlers: list[tuple[VetoHandler, bool]] = field(default_factory=list)
+    # Called after each ordinary subscriber with (event name, seconds, failed): metrics.
+    observer: Callable[[str, float, bool], None] | None = None
 
     def subscribe(self, handler: VetoHandler | Handler, *, veto: bool = False) -> None:
         self._handlers.append((handler, veto))
@@ -84,7 +87,12 @@ class EventBus:
         for handler, veto in self._handlers:
             if veto:
                 continue
+            started = time.perf_counter()
+            failed = False
             try:
                 handler(event)
             except Exception:
+                failed = True
                 log.exception("event subscriber %r failed on %r", handler, type(event).__name__)
+            if self.observer is not None:
+                self.observer(type(event).__name__, time.perf_counter() - started, failed)

@@ -47,6 +47,7 @@ def serve(
 
     from wasmhub.app import SETTINGS_ENV
     from wasmhub.db.migrate import upgrade
+    from wasmhub.ops.serving import metrics_directory, uvicorn_options
 
     settings = settings_from_cli(
         config, host=host, port=port, data_dir=data_dir, database_url=database_url,
@@ -68,17 +69,18 @@ def serve(
         f"wasmhub serving on http://{settings.host}:{settings.port} "
         f"(data: {settings.data_dir}, database: {database.engine.dialect.name})"
     )
-    uvicorn.run(
-        "wasmhub.app:app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        access_log=settings.log_level == "debug",
-        http="httptools",
-        loop="uvloop",
-    )
+    with metrics_directory():
+        uvicorn.run(
+            "wasmhub.app:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+            http="httptools",
+            loop="uvloop",
+            **uvicorn_options(settings),
+        )
 
 
 def _hub_is_empty(settings: Settings) -> bool:
