@@ -15,12 +15,14 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.support.cluster import running_cluster
 from tests.support.servers import RunningServer, running_distribution, running_wasmhub
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "WASMHUB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-REGISTRY_KINDS = ["distribution", "wasmhub-sqlite", "wasmhub-postgresql"]
+# wasmhub-cluster: two replicas behind nginx on PostgreSQL, S3 (moto) and Redis.
+REGISTRY_KINDS = ["distribution", "wasmhub-sqlite", "wasmhub-postgresql", "wasmhub-cluster"]
 
 
 def _selected_kinds() -> list[str]:
@@ -28,8 +30,9 @@ def _selected_kinds() -> list[str]:
     if os.environ.get("CI"):
         backends = "sqlite,postgresql"
     chosen = {b.strip() for b in backends.split(",")}
-    return [k for k in REGISTRY_KINDS
-            if not k.startswith("wasmhub-") or k.removeprefix("wasmhub-") in chosen]
+    needs = {"wasmhub-sqlite": "sqlite", "wasmhub-postgresql": "postgresql",
+             "wasmhub-cluster": "postgresql"}
+    return [k for k in REGISTRY_KINDS if k not in needs or needs[k] in chosen]
 
 
 @contextmanager
@@ -67,6 +70,10 @@ def registry_server(
     if kind == "distribution":
         with running_distribution(root) as server:
             yield server
+    elif kind == "wasmhub-cluster":
+        s3 = request.getfixturevalue("s3_endpoint")
+        with private_postgres_database() as url, running_cluster(root, url, s3) as cluster:
+            yield cluster.lb
     elif kind == "wasmhub-sqlite":
         with running_wasmhub(root / "data", f"sqlite:///{root / 'wasmhub.db'}") as server:
             yield server
