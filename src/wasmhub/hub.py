@@ -13,6 +13,7 @@ cap on concurrent imports). Both are built once, on first use or by :meth:`open`
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ from wasmhub.storage.factory import open_store
 
 if TYPE_CHECKING:
     from wasmhub.catalog.adding import PluginImporter
+    from wasmhub.catalog.downloads import DownloadBuffer
     from wasmhub.registry.service import RegistryService
     from wasmhub.wasm.registry_hook import PluginAnalyser
 
@@ -42,6 +44,8 @@ class Hub:
     _importer: PluginImporter | None = field(init=False, default=None, repr=False)
     _registry: RegistryService | None = field(init=False, default=None, repr=False)
     _build_lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
+    # Run by close(), last added first (e.g. the download buffer's final flush).
+    _closers: list[Callable[[], None]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.storage = open_store(self.settings)
@@ -115,8 +119,24 @@ class Hub:
 
         self.events.subscribe(make_plugin_validator(self.read_plugin_blob, self.analyser),
                               veto=True)
-        self.events.subscribe(CatalogIndexer(self))
+        self.events.subscribe(CatalogIndexer(self, downloads=self._download_buffer()))
         _ = self.importer  # built now, before requests race to build it
 
+    def _download_buffer(self) -> DownloadBuffer | None:
+        """Redis-buffered download counts when ``redis_url`` is set (catalog/downloads.py)."""
+        if not self.settings.redis_url:
+            return None
+        from wasmhub.catalog.downloads import DownloadBuffer
+        from wasmhub.ops.shared import redis_client
+
+        buffer = DownloadBuffer(self, redis_client(self.settings.redis_url),
+                                prefix=self.settings.redis_key_prefix,
+                                interval=self.settings.download_flush_seconds)
+        self._closers.append(buffer.close)
+        return buffer
+
     def close(self) -> None:
+        for closer in reversed(self._closers):
+            closer()
+        self._closers.clear()
         self.database.dispose()

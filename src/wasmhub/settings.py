@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         None, description="Redis URL (redis://host:6379/0) shared by every replica."
     )
+    redis_key_prefix: str = Field(
+        "wasmhub:", max_length=64, description="Prefix of every Redis key the hub uses."
+    )
+    download_flush_seconds: float = Field(
+        2.0, gt=0, le=300, description="How often Redis-buffered download counts reach the DB."
+    )
     log_format: LogFormat = Field(LogFormat.TEXT, description="text, or json (one object a line).")
     request_id_header: str = Field(
         "X-Request-ID", description="Header carrying the request id (taken or made, echoed)."

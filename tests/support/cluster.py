@@ -44,9 +44,14 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         client_max_body_size 0;
-        # Stream uploads and blobs through instead of spooling them to disk.
+        # Stream uploads through as they arrive; buffer responses in memory only (with
+        # buffering off nginx relays a blob in proxy_buffer_size pieces, 4 KiB each).
         proxy_request_buffering off;
-        proxy_buffering off;
+        proxy_buffering on;
+        proxy_buffer_size 256k;
+        proxy_buffers 16 256k;
+        proxy_busy_buffers_size 512k;
+        proxy_max_temp_file_size 0;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
         proxy_set_header Host $http_host;

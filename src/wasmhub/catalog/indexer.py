@@ -36,6 +36,7 @@ from wasmhub.wasm.layouts import MAX_ICON_BYTES
 from wasmhub.wasm.plugin_yaml import MAX_ROOT_ID_CHARS
 
 if TYPE_CHECKING:
+    from wasmhub.catalog.downloads import DownloadBuffer
     from wasmhub.hub import Hub
     from wasmhub.registry.service import RegistryService
     from wasmhub.wasm.registry_hook import PluginAnalysis
@@ -151,9 +152,11 @@ def version_record(
 class CatalogIndexer:
     """Turns registry events into catalog changes; see the module docstring."""
 
-    def __init__(self, hub: Hub, catalog: CatalogService | None = None) -> None:
+    def __init__(self, hub: Hub, catalog: CatalogService | None = None,
+                 downloads: DownloadBuffer | None = None) -> None:
         self.hub = hub
         self.catalog = catalog or CatalogService(hub)
+        self.downloads = downloads  # Redis-buffered counts when set, else SQL per pull
         self._registry: RegistryService | None = None
         self.analyser = hub.analyser
 
@@ -182,7 +185,10 @@ class CatalogIndexer:
                     event.repository, digest=event.digest, unless_tag_current=True
                 )
         elif isinstance(event, ManifestFetched):
-            self.catalog.count_download(event.repository, event.digest, event.reference)
+            if self.downloads is not None:
+                self.downloads.count(event.repository, event.digest, event.reference)
+            else:
+                self.catalog.count_download(event.repository, event.digest, event.reference)
 
     def index_manifest(
         self, repository: str, tag: str, digest: str, media_type: str, payload: bytes,

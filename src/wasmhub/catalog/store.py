@@ -257,8 +257,10 @@ def remove_versions(
     refresh_plugin(session, plugin)
 
 
-def count_download(session: Session, repository: str, digest: str, reference: str) -> bool:
-    """Add one download to the fetched version (by tag, else every tag of the digest).
+def count_download(session: Session, repository: str, digest: str, reference: str,
+                   amount: int = 1) -> bool:
+    """Add ``amount`` downloads to the fetched version (by tag, else every tag of the
+    digest; Redis-buffered counts arrive in batches, see catalog/downloads.py).
 
     Runs on every manifest GET, so it is three small statements rather than ORM loads,
     and the increments happen in SQL: concurrent pulls in several workers all count.
@@ -271,7 +273,7 @@ def count_download(session: Session, repository: str, digest: str, reference: st
     )
     if plugin_id is None:
         return False  # not a plugin (or not indexed): nothing to count
-    bump = update(CatalogVersion).values(downloads=CatalogVersion.downloads + 1)
+    bump = update(CatalogVersion).values(downloads=CatalogVersion.downloads + amount)
     of_digest = (CatalogVersion.plugin_id == plugin_id, CatalogVersion.digest == digest)
     counted = session.execute(
         bump.where(*of_digest, CatalogVersion.tag == reference)
@@ -283,6 +285,6 @@ def count_download(session: Session, repository: str, digest: str, reference: st
     session.execute(
         update(CatalogPlugin)
         .where(CatalogPlugin.id == plugin_id)
-        .values(downloads=CatalogPlugin.downloads + 1)
+        .values(downloads=CatalogPlugin.downloads + amount)
     )
     return True

@@ -1,0 +1,317 @@
+"""Rollout burst: many sidecars pull one plugin image at once, as when a deployment starts.
+
+    .venv/bin/python bench/rollout.py            # 500 pulls, 100 in flight, 3 rounds; docs
+    .venv/bin/python bench/rollout.py --quick    # 200 pulls, 1 round; prints only
+    .venv/bin/python bench/rollout.py --storage s3   # blobs in moto's S3 emulator
+
+Each pull is what a proxy does: a new connection, GET the manifest by tag (OCI Accept
+header), GET the 3 MiB Wasm layer, check its sha256. Targets, all on 127.0.0.1:
+
+- ``wasmhub x1``: one ``wasmhub serve`` process (1 worker) on PostgreSQL;
+- ``wasmhub x2``: two such processes behind nginx (round robin), same database and blobs;
+- ``distribution``: Debian's docker-registry (CNCF distribution 2.8, filesystem).
+
+wasmhub's blobs are in one shared directory (``--storage filesystem``, default: what two
+replicas on one host or a shared volume see) or in one S3 bucket served by moto
+(``--storage s3``; moto is a Python emulator, so that run measures moto more than
+wasmhub). Redis is configured for the replicas as in a deployment. The client is one
+asyncio process (uvloop) on the same 2 cores; it is the same for every target.
+Bounded: a fixed number of pulls per round, each with a 120 s limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests.catalog.modules import proxy_module  # noqa: E402
+from tests.interop.conftest import private_postgres_database  # noqa: E402
+from tests.support.cluster import REDIS_URL, running_nginx, wait_ready  # noqa: E402
+from tests.support.s3 import running_moto  # noqa: E402
+from tests.support.servers import (  # noqa: E402
+    RunningServer,
+    running_distribution,
+    running_wasmhub,
+)
+from tests.support.wasm_bytes import leb_u32  # noqa: E402
+
+from wasmhub.wasm.layouts import ImageLayout, pack  # noqa: E402
+
+MiB = 1024 * 1024
+REPO = "rollout/plugin"
+TAG = "1.0.0"
+ACCEPT = ", ".join([
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+])
+DOCS = REPO_ROOT / "docs" / "benchmarks.md"
+SECTION = "## Rollout burst"
+PULL_TIMEOUT = 120.0
+
+
+def plugin_module(size: int = 3 * MiB) -> bytes:
+    """A real proxy-wasm filter padded to ``size`` with a custom section (as debug info
+    pads real modules), random so that nothing compresses it."""
+    module = proxy_module()
+    name = b"wasmhub.bench.padding"
+    overhead = len(module) + 1 + 5 + 1 + len(name)
+    payload = leb_u32(len(name)) + name + os.urandom(size - overhead)
+    return module + b"\x00" + leb_u32(len(payload)) + payload
+
+
+def push_image(url: str, module: bytes) -> tuple[str, int]:
+    """Push the plugin image (compat layout); the Wasm layer's digest and size."""
+    image = pack(module, ImageLayout.COMPAT)
+    with httpx.Client(base_url=url, timeout=120) as client:
+        for blob in image.blobs():
+            r = client.post(f"/v2/{REPO}/blobs/uploads/", params={"digest": blob.digest},
+                            content=blob.data)
+            if r.status_code != 201:  # distribution wants POST then PUT
+                start = client.post(f"/v2/{REPO}/blobs/uploads/")
+                loc = start.headers["location"]
+                sep = "&" if "?" in loc else "?"
+                r = client.put(f"{loc}{sep}digest={blob.digest}", content=blob.data,
+                               headers={"Content-Type": "application/octet-stream"})
+            if r.status_code != 201:
+                raise RuntimeError(f"blob push to {url}: {r.status_code} {r.text[:200]}")
+        r = client.put(f"/v2/{REPO}/manifests/{TAG}", content=image.manifest,
+                       headers={"Content-Type": image.manifest_media_type})
+        if r.status_code != 201:
+            raise RuntimeError(f"manifest push to {url}: {r.status_code} {r.text[:200]}")
+    layer = max(image.blobs(), key=lambda b: len(b.data))
+    return layer.digest, len(layer.data)
+
+
+# --------------------------------------------------------------------------- client
+
+
+class PullError(Exception):
+    pass
+
+
+async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str,
+                   path: str, accept: str) -> tuple[int, dict[str, str], bytes]:
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: {accept}\r\n"
+                 "User-Agent: rollout-bench\r\n\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            key, _, value = line.partition(":")
+            headers[key.strip().lower()] = value.strip()
+    if "content-length" not in headers:
+        raise PullError(f"{path}: no Content-Length")
+    body = await reader.readexactly(int(headers["content-length"]))
+    return status, headers, body
+
+
+async def one_pull(host: str, port: int, layer_digest: str, layer_size: int) -> None:
+    # A large limit: the default 64 KiB makes the stream pause and resume every few reads.
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=8 * MiB)
+    try:
+        status, _, body = await _request(reader, writer, host, f"/v2/{REPO}/manifests/{TAG}",
+                                         ACCEPT)
+        if status != 200:
+            raise PullError(f"manifest: HTTP {status}")
+        layers = json.loads(body)["layers"]
+        wasm = max(layers, key=lambda d: d["size"])
+        if wasm["digest"] != layer_digest:
+            raise PullError("manifest names another layer")
+        status, _, blob = await _request(reader, writer, host, f"/v2/{REPO}/blobs/{wasm['digest']}",
+                                         "*/*")
+        if status != 200 or len(blob) != layer_size:
+            raise PullError(f"blob: HTTP {status}, {len(blob)} bytes")
+        if "sha256:" + hashlib.sha256(blob).hexdigest() != layer_digest:
+            raise PullError("blob digest mismatch")
+    finally:
+        writer.close()
+        with suppress(OSError):
+            await writer.wait_closed()
+
+
+@dataclass
+class Burst:
+    pulls: int
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pulls_per_s(self) -> float:
+        return (self.pulls - sum(self.errors.values())) / self.seconds
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    def summary(self) -> str:
+        errors = f", ERRORS {self.errors}" if self.errors else ", 0 errors"
+        return (f"{self.seconds:.2f} s total, {self.pulls_per_s:.1f} pulls/s, "
+                f"p50 {self.quantile(0.5) * 1000:.0f} ms, p99 {self.quantile(0.99) * 1000:.0f} ms"
+                f"{errors}")
+
+
+async def burst(port: int, pulls: int, in_flight: int, layer_digest: str,
+                layer_size: int) -> Burst:
+    host = f"127.0.0.1:{port}"
+    gate = asyncio.Semaphore(in_flight)
+    result = Burst(pulls, 0.0)
+
+    async def client() -> None:
+        async with gate:
+            started = time.perf_counter()
+            try:
+                await asyncio.wait_for(one_pull(host, port, layer_digest, layer_size),
+                                       PULL_TIMEOUT)
+            except (OSError, PullError, TimeoutError, asyncio.IncompleteReadError,
+                    ValueError) as exc:
+                key = type(exc).__name__ + (f": {exc}" if isinstance(exc, PullError) else "")
+                result.errors[key] = result.errors.get(key, 0) + 1
+                return
+            result.latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(pulls)))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def run_burst(port: int, pulls: int, in_flight: int, digest: str, size: int) -> Burst:
+    try:
+        import uvloop
+
+        return uvloop.run(burst(port, pulls, in_flight, digest, size))
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        return asyncio.run(burst(port, pulls, in_flight, digest, size))
+
+
+# --------------------------------------------------------------------------- targets
+
+
+@contextmanager
+def targets(base: Path, storage: str) -> Iterator[dict[str, RunningServer]]:
+    with ExitStack() as stack:
+        env = {"WASMHUB_LOG_LEVEL": "warning", "WASMHUB_REDIS_URL": REDIS_URL}
+        if storage == "s3":
+            s3 = stack.enter_context(running_moto(base / "moto"))
+            env.update(s3.env(s3.new_bucket()))
+        found: dict[str, RunningServer] = {}
+        for name, replicas in (("wasmhub x1", 1), ("wasmhub x2", 2)):
+            url = stack.enter_context(private_postgres_database())
+            shared = base / name.replace(" ", "-") / "data"  # one blob directory for all
+            servers = [stack.enter_context(running_wasmhub(shared, url, extra_env=env))
+                       for _ in range(replicas)]
+            for server in servers:
+                wait_ready(server)
+            if replicas == 1:
+                found[name] = servers[0]
+            else:
+                found[name] = stack.enter_context(
+                    running_nginx(base / "nginx", [s.port for s in servers]))
+        found["distribution"] = stack.enter_context(running_distribution(base / "dist"))
+        yield found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pulls", type=int, default=None)
+    parser.add_argument("--in-flight", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--storage", choices=["filesystem", "s3"], default="filesystem")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--write-docs", action=argparse.BooleanOptionalAction, default=None)
+    args = parser.parse_args()
+    pulls = args.pulls or (200 if args.quick else 500)
+    rounds = args.rounds or (1 if args.quick else 3)
+    write = args.write_docs if args.write_docs is not None else not args.quick
+    module = plugin_module()
+    results: dict[str, list[Burst]] = {}
+    with tempfile.TemporaryDirectory(prefix="wasmhub-rollout-") as tmp, \
+            targets(Path(tmp), args.storage) as servers:
+        layers = {name: push_image(server.url, module) for name, server in servers.items()}
+        for name, server in servers.items():  # warm caches and pools
+            run_burst(server.port, 20, 10, *layers[name])
+        for n in range(rounds):
+            for name, server in servers.items():  # interleaved: load drifts hit all alike
+                measured = run_burst(server.port, pulls, args.in_flight, *layers[name])
+                results.setdefault(name, []).append(measured)
+                print(f"round {n + 1} {name:13} {measured.summary()}", flush=True)
+    median = {name: sorted(runs, key=lambda b: b.seconds)[(len(runs) - 1) // 2]
+              for name, runs in results.items()}
+    print()
+    for name, b in median.items():
+        print(f"median {name:13} {b.summary()}")
+    one, two, dist = (median[k].pulls_per_s for k in ("wasmhub x1", "wasmhub x2",
+                                                       "distribution"))
+    print(f"\nx2 / x1 = {two / one:.2f}; x2 / distribution = {two / dist:.2f}; "
+          f"x1 / distribution = {one / dist:.2f}")
+    if write:
+        write_docs(median, results, args, pulls, rounds)
+        print(f"wrote {DOCS.relative_to(REPO_ROOT)} ({SECTION})")
+
+
+def write_docs(median: dict[str, Burst], results: dict[str, list[Burst]],
+               args: argparse.Namespace, pulls: int, rounds: int) -> None:
+    load = os.getloadavg()
+    command = "`.venv/bin/python bench/rollout.py" + (
+        f" --storage {args.storage}`" if args.storage != "filesystem" else "`")
+    rows = ["| target | total time | pulls/s | p50 | p99 | errors | all rounds (s) |",
+            "|---|---|---|---|---|---|---|"]
+    for name, b in median.items():
+        rounds_s = ", ".join(f"{r.seconds:.2f}" for r in results[name])
+        rows.append(f"| {name} | {b.seconds:.2f} s | {b.pulls_per_s:.1f} | "
+                    f"{b.quantile(0.5) * 1000:.0f} ms | {b.quantile(0.99) * 1000:.0f} ms | "
+                    f"{b.error_count} | {rounds_s} |")
+    one, two, dist = (median[k].pulls_per_s for k in ("wasmhub x1", "wasmhub x2",
+                                                       "distribution"))
+    body = "\n".join([
+        SECTION + f" ({args.storage})",
+        "",
+        f"{command}: {pulls} pulls (new connection, manifest by tag, 3 MiB Wasm layer, "
+        f"sha256 checked) with {args.in_flight} in flight; median of {rounds} interleaved "
+        f"rounds by total time. {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{os.cpu_count()} vCPUs, load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} "
+        "(other jobs share the machine). wasmhub on PostgreSQL with Redis configured, "
+        "each replica one worker; x2 is two replicas behind nginx (round robin).",
+        "",
+        *rows,
+        "",
+        f"Ratios (pulls/s): x2 / x1 = {two / one:.2f}, x2 / distribution = {two / dist:.2f}, "
+        f"x1 / distribution = {one / dist:.2f}.",
+        "",
+    ])
+    text = DOCS.read_text()
+    marker = f"{SECTION} ({args.storage})"
+    if marker in text:
+        start = text.index(marker)
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + body + ("\n" + text[end + 1:] if end != -1 else "")
+    else:
+        text = text.rstrip() + "\n\n" + body
+    DOCS.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
