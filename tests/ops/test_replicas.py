@@ -72,8 +72,9 @@ def test_concurrent_pushes_to_one_new_plugin_are_each_indexed_once(
     assert versions == sorted(jobs)
     # Latest version on the plugin row is computed from all of them, whoever came last.
     with replicas[0].database.session() as session:
-        latest = dict(session.execute(
-            select(CatalogPlugin.repository, CatalogPlugin.latest_version)))
+        rows = session.execute(
+            select(CatalogPlugin.repository, CatalogPlugin.latest_version)).all()
+    latest = dict(rows)
     assert latest == {f"race/p{r}": "1.0.3" for r in range(3)}
 
 
