@@ -147,12 +147,29 @@ async def one_pull(host: str, port: int, layer_digest: str, layer_size: int) -> 
             await writer.wait_closed()
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time so far of ``pids`` and their children (workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+        # utime, stime, cutime, cstime: fields 14-17 of stat(5), 12-15 after the name.
+        total += sum(int(v) for v in fields[11:15]) / tick
+    return total
+
+
 @dataclass
 class Burst:
     pulls: int
     seconds: float
     latencies: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
+    server_cpu: float = 0.0  # CPU seconds the target's processes spent on the burst
+
+    @property
+    def cpu_ms_per_pull(self) -> float:
+        return self.server_cpu * 1000 / max(self.pulls - self.error_count, 1)
 
     @property
     def pulls_per_s(self) -> float:
@@ -170,7 +187,7 @@ class Burst:
         errors = f", ERRORS {self.errors}" if self.errors else ", 0 errors"
         return (f"{self.seconds:.2f} s total, {self.pulls_per_s:.1f} pulls/s, "
                 f"p50 {self.quantile(0.5) * 1000:.0f} ms, p99 {self.quantile(0.99) * 1000:.0f} ms"
-                f"{errors}")
+                f", server CPU {self.cpu_ms_per_pull:.1f} ms/pull{errors}")
 
 
 async def burst(port: int, pulls: int, in_flight: int, layer_digest: str,
@@ -198,26 +215,33 @@ async def burst(port: int, pulls: int, in_flight: int, layer_digest: str,
     return result
 
 
-def run_burst(port: int, pulls: int, in_flight: int, digest: str, size: int) -> Burst:
-    try:
-        import uvloop
+def run_burst(port: int, pulls: int, in_flight: int, digest: str, size: int,
+              pids: list[int]) -> Burst:
+    import uvloop
 
-        return uvloop.run(burst(port, pulls, in_flight, digest, size))
-    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
-        return asyncio.run(burst(port, pulls, in_flight, digest, size))
+    before = cpu_seconds(pids)
+    result = uvloop.run(burst(port, pulls, in_flight, digest, size))
+    result.server_cpu = cpu_seconds(pids) - before
+    return result
 
 
 # --------------------------------------------------------------------------- targets
 
 
+@dataclass
+class Target:
+    server: RunningServer  # what clients connect to
+    pids: list[int]  # every process serving it (replicas, balancer)
+
+
 @contextmanager
-def targets(base: Path, storage: str) -> Iterator[dict[str, RunningServer]]:
+def targets(base: Path, storage: str) -> Iterator[dict[str, Target]]:
     with ExitStack() as stack:
         env = {"WASMHUB_LOG_LEVEL": "warning", "WASMHUB_REDIS_URL": REDIS_URL}
         if storage == "s3":
             s3 = stack.enter_context(running_moto(base / "moto"))
             env.update(s3.env(s3.new_bucket()))
-        found: dict[str, RunningServer] = {}
+        found: dict[str, Target] = {}
         for name, replicas in (("wasmhub x1", 1), ("wasmhub x2", 2)):
             url = stack.enter_context(private_postgres_database())
             shared = base / name.replace(" ", "-") / "data"  # one blob directory for all
@@ -225,12 +249,14 @@ def targets(base: Path, storage: str) -> Iterator[dict[str, RunningServer]]:
                        for _ in range(replicas)]
             for server in servers:
                 wait_ready(server)
+            pids = [s.process.pid for s in servers]
             if replicas == 1:
-                found[name] = servers[0]
+                found[name] = Target(servers[0], pids)
             else:
-                found[name] = stack.enter_context(
-                    running_nginx(base / "nginx", [s.port for s in servers]))
-        found["distribution"] = stack.enter_context(running_distribution(base / "dist"))
+                lb = stack.enter_context(running_nginx(base / "nginx", [s.port for s in servers]))
+                found[name] = Target(lb, [*pids, lb.process.pid])
+        dist = stack.enter_context(running_distribution(base / "dist"))
+        found["distribution"] = Target(dist, [dist.process.pid])
         yield found
 
 
@@ -250,12 +276,13 @@ def main() -> None:
     results: dict[str, list[Burst]] = {}
     with tempfile.TemporaryDirectory(prefix="wasmhub-rollout-") as tmp, \
             targets(Path(tmp), args.storage) as servers:
-        layers = {name: push_image(server.url, module) for name, server in servers.items()}
-        for name, server in servers.items():  # warm caches and pools
-            run_burst(server.port, 20, 10, *layers[name])
+        layers = {name: push_image(t.server.url, module) for name, t in servers.items()}
+        for name, t in servers.items():  # warm caches and pools
+            run_burst(t.server.port, 20, 10, *layers[name], t.pids)
         for n in range(rounds):
-            for name, server in servers.items():  # interleaved: load drifts hit all alike
-                measured = run_burst(server.port, pulls, args.in_flight, *layers[name])
+            for name, t in servers.items():  # interleaved: load drifts hit all alike
+                measured = run_burst(t.server.port, pulls, args.in_flight, *layers[name],
+                                     t.pids)
                 results.setdefault(name, []).append(measured)
                 print(f"round {n + 1} {name:13} {measured.summary()}", flush=True)
     median = {name: sorted(runs, key=lambda b: b.seconds)[(len(runs) - 1) // 2]
@@ -277,13 +304,13 @@ def write_docs(median: dict[str, Burst], results: dict[str, list[Burst]],
     load = os.getloadavg()
     command = "`.venv/bin/python bench/rollout.py" + (
         f" --storage {args.storage}`" if args.storage != "filesystem" else "`")
-    rows = ["| target | total time | pulls/s | p50 | p99 | errors | all rounds (s) |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| target | total time | pulls/s | p50 | p99 | errors | server CPU per pull "
+            "| all rounds (s) |", "|---|---|---|---|---|---|---|---|"]
     for name, b in median.items():
         rounds_s = ", ".join(f"{r.seconds:.2f}" for r in results[name])
         rows.append(f"| {name} | {b.seconds:.2f} s | {b.pulls_per_s:.1f} | "
                     f"{b.quantile(0.5) * 1000:.0f} ms | {b.quantile(0.99) * 1000:.0f} ms | "
-                    f"{b.error_count} | {rounds_s} |")
+                    f"{b.error_count} | {b.cpu_ms_per_pull:.1f} ms | {rounds_s} |")
     one, two, dist = (median[k].pulls_per_s for k in ("wasmhub x1", "wasmhub x2",
                                                        "distribution"))
     body = "\n".join([
