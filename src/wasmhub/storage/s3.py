@@ -125,13 +125,15 @@ class _S3Writer:
         while len(self._buffer) >= self._store.part_size:
             self._flush_part(bytes(self._buffer[:self._store.part_size]))
             del self._buffer[:self._store.part_size]
-        self._store.renew_lease(self.upload_id, self._state)
 
     def _flush_part(self, data: bytes) -> None:
         if self._state.mpu is None:
             self._state.mpu = self._store.start_multipart(self.upload_id)
             # Name it before using it, so gc (or a cancel) can abort it after a crash.
             self._store.save_state(self.upload_id, self._state, create=not self._state.etag)
+        # Only while the lease is ours: a replica that stalled past it must not write
+        # a part number the new holder uses (renewing fails with UploadBusy then).
+        self._store.renew_lease(self.upload_id, self._state)
         number = len(self._state.parts) + len(self._new_parts) + 1
         etag = self._store.upload_part(self.upload_id, self._state.mpu, number, data)
         self._new_parts.append({"PartNumber": number, "ETag": etag, "size": len(data)})
@@ -141,11 +143,13 @@ class _S3Writer:
         if not self._open:
             return
         self._open = False
+        self._store.renew_lease(self.upload_id, self._state)
         old_tail = self._state.tail
         size = self.size
         self._state.generation += 1
         if self._buffer:
-            self._state.tail = f"tail.{self._state.generation}"
+            # A name of its own: a stalled former lease holder never overwrites it.
+            self._state.tail = f"tail.{self._state.generation}.{uuid.uuid4().hex[:12]}"
             self._store.put_upload_object(self.upload_id, self._state.tail, bytes(self._buffer))
         else:
             self._state.tail = None
@@ -342,6 +346,7 @@ class S3BlobStore:
             time.sleep(0.05)
 
     def renew_lease(self, upload_id: str, state: _State) -> None:
+        """Extend this writer's lease when half of it is gone (UploadBusy if taken)."""
         if state.lease_token and state.lease_until - time.time() < self.lease_seconds / 2:
             state.lease_until = time.time() + self.lease_seconds
             self.save_state(upload_id, state)
