@@ -110,24 +110,29 @@ def exposition() -> tuple[bytes, str]:
 
 
 def instrument_pool(engine: Engine) -> None:
-    """Track the connection pool of ``engine`` (checkouts and open connections)."""
+    """Track the connection pool of ``engine``: after every checkout, checkin, connect and
+    close the gauges are set from the pool's own counts (so connections opened before
+    this call cannot make them drift)."""
+    pool = engine.pool
+    checked_out = getattr(pool, "checkedout", None)
+    checked_in = getattr(pool, "checkedin", None)
+    if checked_out is None or checked_in is None:
+        return  # a pool without counts (SQLite in memory): nothing to report
 
-    def connected(*_args: Any) -> None:
-        DB_POOL_OPEN.inc()
+    def update(returning: int) -> None:
+        # ``returning``: the checkin event fires before the connection is back in the pool.
+        in_use = int(checked_out()) - returning
+        DB_POOL_CHECKED_OUT.set(max(in_use, 0))
+        DB_POOL_OPEN.set(max(in_use, 0) + int(checked_in()) + returning)
 
-    def closed(*_args: Any) -> None:
-        DB_POOL_OPEN.dec()
+    def after_checkout(*_args: Any) -> None:
+        update(0)
 
-    def checkout(*_args: Any) -> None:
-        DB_POOL_CHECKED_OUT.inc()
+    def before_return(*_args: Any) -> None:
+        update(1)
 
-    def checkin(*_args: Any) -> None:
-        DB_POOL_CHECKED_OUT.dec()
-
-    event.listen(engine, "connect", connected)
-    event.listen(engine, "close", closed)
-    event.listen(engine, "checkout", checkout)
-    event.listen(engine, "checkin", checkin)
+    event.listen(engine, "checkout", after_checkout)
+    event.listen(engine, "checkin", before_return)
 
 
 def observe_event(name: str, seconds: float, failed: bool) -> None:
