@@ -79,6 +79,16 @@ class Settings(BaseSettings):
         description="Plugin images one process unpacks and inspects at once; others wait.",
     )
 
+    # -- limits against one request stalling, bloating or desynchronising the hub ----
+    # (docs/operations.md "Limits"; robust-server's block)
+    config_schema_timeout_seconds: float = Field(
+        2.0, gt=0, le=60,
+        description="Longest a plugin's config schema may take to check or validate a config.",
+    )
+    config_schema_workers: int = Field(
+        2, ge=1, le=16, description="Processes per server worker that evaluate config schemas."
+    )
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:

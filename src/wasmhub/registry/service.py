@@ -67,9 +67,21 @@ def _parse_reference(reference: str) -> tuple[str | None, Digest | None]:
     return validate_tag(reference), None
 
 
-def _manifest_lookup(reference: str, with_payload: bool) -> tuple[ManifestLookup, str]:
-    """The statement for a tag or digest reference, and the value to look up."""
-    tag, digest = _parse_reference(reference)
+def _manifest_lookup(
+    repository: str, reference: str, with_payload: bool
+) -> tuple[ManifestLookup, str]:
+    """The statement for a tag or digest reference, and the value to look up.
+
+    A reading client asks for something; a reference that can name nothing (neither a
+    valid tag nor a digest) names nothing here: MANIFEST_UNKNOWN (404), as distribution
+    and the conformance tests expect. Only a PUT with such a tag is a bad request.
+    """
+    try:
+        tag, digest = _parse_reference(reference)
+    except (ManifestInvalid, DigestInvalid):
+        raise ManifestUnknown(
+            detail={"name": repository, "reference": reference[:200]}
+        ) from None
     key = tag if tag is not None else str(digest)
     return MANIFEST_LOOKUPS[tag is not None, with_payload], key
 
@@ -368,7 +380,7 @@ class RegistryService(RegistryListing):
         """The manifest a tag or digest names (one Core query, no event); raises
         ManifestUnknown."""
         validate_name(repository)
-        lookup, key = _manifest_lookup(reference, with_payload)
+        lookup, key = _manifest_lookup(repository, reference, with_payload)
         with self.db.engine.connect() as conn:
             row = conn.execute(lookup.statement, lookup.params(repository, key)).first()
         return _manifest_record(repository, reference, row)
@@ -378,7 +390,7 @@ class RegistryService(RegistryListing):
         """:meth:`lookup_manifest` without blocking, for the event loop: None when the
         database cannot answer at once (not SQLite, busy), so call that in a thread."""
         validate_name(repository)
-        lookup, key = _manifest_lookup(reference, with_payload)
+        lookup, key = _manifest_lookup(repository, reference, with_payload)
         rows = self.db.read_nowait(lookup.sql, lookup.positional(repository, key))
         if rows is None:
             return None
