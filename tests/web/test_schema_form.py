@@ -20,7 +20,6 @@ from wasmhub.web.schema_form import (
 )
 
 
-
 @pytest.fixture(scope="module")
 def evaluator() -> Iterator[SchemaEvaluator]:
     bounded = SchemaEvaluator(timeout=60.0, workers=1)

@@ -1,10 +1,12 @@
 """The plugin page: README, versions, inspector facts, config form, snippets, star.
 
 ``GET /plugins/{namespace}/{name}`` renders the page (``?version=`` picks a tag, default
-the latest). ``POST`` to the same URL validates the config form server-side (the plugin's schema is
-evaluated by the hub's bounded :class:`~wasmhub.config_schema.SchemaEvaluator`) and re-renders the page (or, for htmx, just the config section) with the
-generated pluginConfig JSON or the field errors; the install snippets then carry that
-config. ``POST /stars/{namespace}/{name}`` stars or unstars for the visitor.
+the latest). ``POST`` to the same URL validates the config form server-side (the
+plugin's schema is evaluated by the hub's bounded
+:class:`~wasmhub.config_schema.SchemaEvaluator`, in a thread) and re-renders the page
+(or, for htmx, just the config section) with the generated pluginConfig JSON or the
+field errors; the install snippets then carry that config. ``POST /stars/{namespace}/
+{name}`` stars or unstars for the visitor.
 """
 
 from __future__ import annotations
