@@ -7,11 +7,14 @@ import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import unquote_to_bytes
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wasmhub import __version__
 from wasmhub.api import create_api
@@ -27,6 +30,48 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "version": __version__})
 
 
+class RejectNul:
+    """Refuses (400) any request whose path or query holds a NUL byte, before a handler
+    sees it: no database stores or compares text with NUL (PostgreSQL raises), no file
+    name may hold one, and no legitimate client sends one. Each surface answers in its own
+    format, through its own error mapper."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            in_path = "\x00" in scope["path"]
+            query: bytes = scope.get("query_string", b"")
+            in_query = b"\x00" in query or b"\x00" in unquote_to_bytes(query)
+            if in_path or in_query:
+                where = "path" if in_path else "query"
+                response = _nul_response(Request(scope, receive), where)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _nul_response(request: Request, where: str) -> Response:
+    message = f"the request {where} contains a NUL byte (%00), which no name or value may hold"
+    path = request.url.path
+    if path == "/v2" or path.startswith("/v2/"):
+        from wasmhub.oci.errors import NameInvalid, Unsupported
+        from wasmhub.registry.base import API_VERSION, error_response
+
+        error = NameInvalid(message) if where == "path" else Unsupported(message, status=400)
+        response = error_response(error)
+        response.headers.append(*API_VERSION)
+        return response
+    if path == "/api" or path.startswith("/api/"):
+        from wasmhub.api.problems import problem
+
+        return problem(400, message, slug="nul-byte")
+    from wasmhub.web import error_page
+
+    return error_page(request, 400, message)
+
+
 def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
     hub = hub or Hub.open(settings)
     routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
@@ -40,7 +85,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
         yield
         opened.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RejectNul)])
     app.state.hub = hub
     return app
 
