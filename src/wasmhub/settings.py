@@ -89,6 +89,16 @@ class Settings(BaseSettings):
         2, ge=1, le=16, description="Processes per server worker that evaluate config schemas."
     )
 
+    max_header_bytes: int = Field(
+        64 * 1024, ge=4096, le=16 * 1024 * 1024,
+        description="Largest request line plus headers; a bigger one is answered 431.",
+    )
+    worker_healthcheck_timeout_seconds: float = Field(
+        60.0, ge=5, le=3600,
+        description="How long the multi-worker supervisor waits for a worker's health "
+        "answer before it restarts it (slow start-up on a loaded machine is not a hang).",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
