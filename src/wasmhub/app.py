@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import json
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import unquote_to_bytes
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,11 +23,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from wasmhub import __version__
 from wasmhub.api import create_api
 from wasmhub.hub import Hub
+from wasmhub.registry.maintenance import sweep_uploads
 from wasmhub.registry.routes import registry_mount
 from wasmhub.settings import Settings, load_settings
 from wasmhub.web import create_web_app
 
 SETTINGS_ENV = "WASMHUB_SERVE_SETTINGS_JSON"
+log = logging.getLogger(__name__)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -72,6 +78,22 @@ def _nul_response(request: Request, where: str) -> Response:
     return error_page(request, 400, message)
 
 
+async def sweep_uploads_forever(hub: Hub) -> None:
+    """Remove idle upload sessions every so often (a tenth of the expiry, 1 s to 5 min),
+    in a worker thread; one failed sweep is logged and the next one tries again."""
+    expiry = hub.settings.upload_session_expiry_seconds
+    interval = min(max(expiry / 10, 1.0), 300.0)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            removed = await run_in_threadpool(sweep_uploads, hub, expiry)
+        except Exception:
+            log.exception("sweeping idle upload sessions failed")
+            continue
+        if removed:
+            log.info("removed %d upload session(s) idle for over %g s", len(removed), expiry)
+
+
 def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
     hub = hub or Hub.open(settings)
     routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
@@ -82,8 +104,14 @@ def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
-        opened.close()
+        sweeper = asyncio.create_task(sweep_uploads_forever(opened))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            opened.close()
 
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RejectNul)])
     app.state.hub = hub

@@ -11,9 +11,10 @@ visible; orphaned bytes are what ``wasmhub gc`` removes.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from wasmhub.errors import InputError
@@ -29,6 +30,7 @@ from wasmhub.oci.errors import (
     ManifestUnknown,
     OCIError,
     SizeInvalid,
+    TooManyRequests,
 )
 from wasmhub.oci.manifest import Descriptor, ParsedManifest, parse_manifest
 from wasmhub.oci.names import validate_name, validate_tag
@@ -51,6 +53,7 @@ from wasmhub.registry.models import (
     utcnow,
 )
 from wasmhub.registry.records import ManifestRecord, Page, PushResult, Referrers
+from wasmhub.settings import Settings
 from wasmhub.storage.base import BlobInfo, BlobWriter, UploadInfo, put_bytes
 
 if TYPE_CHECKING:
@@ -86,10 +89,34 @@ def _manifest_lookup(
     return MANIFEST_LOOKUPS[tag is not None, with_payload], key
 
 
+def _missing_detail(missing: list[str]) -> dict[str, object]:
+    """The first few missing digests and how many there are (never all 36k of them)."""
+    return {"digest": missing[0], "missing": missing[:MAX_LISTED_MISSING],
+            "missing_count": len(missing)}
+
+
 def _manifest_record(repository: str, reference: str, row: Any) -> ManifestRecord:
     if row is None:
         raise ManifestUnknown(detail={"name": repository, "reference": reference})
     return ManifestRecord(row[0], row[1], row[2], row[3] if len(row) > 3 else b"")
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What one client may hold open (docs/operations.md, "Limits")."""
+
+    max_blob_bytes: int
+    max_sessions: int
+    max_sessions_per_client: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> UploadLimits:
+        return cls(settings.max_blob_bytes, settings.max_upload_sessions,
+                   settings.max_upload_sessions_per_client)
+
+
+# A rejected manifest names this many of the blobs or children it lacks, and the count.
+MAX_LISTED_MISSING = 10
 
 
 class RegistryService(RegistryListing):
@@ -98,6 +125,7 @@ class RegistryService(RegistryListing):
         self.storage = hub.storage
         self.events = hub.events
         self.max_manifest_bytes = hub.settings.max_manifest_bytes
+        self.limits = UploadLimits.of(hub.settings)
         # Repositories are never deleted, so their ids can be cached for the process.
         self._repo_ids: dict[str, int] = {}
         self._repo_lock = threading.Lock()
@@ -195,9 +223,15 @@ class RegistryService(RegistryListing):
 
     # -- upload sessions -----------------------------------------------------------
 
-    def start_upload(self, repository: str) -> UploadInfo:
+    def start_upload(self, repository: str, client: str | None = None) -> UploadInfo:
+        """A new resumable session; TOOMANYREQUESTS (429) past the open-session limits
+        (in total, and per ``client`` when given)."""
         validate_name(repository)
-        info = self.storage.create_upload({"repository": repository})
+        self._check_session_limits(client)
+        metadata = {"repository": repository}
+        if client:
+            metadata["client"] = client
+        info = self.storage.create_upload(metadata)
         try:
             with self.db.session() as session:
                 repo_id = self._repo_id(session, repository)
@@ -210,6 +244,26 @@ class RegistryService(RegistryListing):
             self.storage.cancel_upload(info.upload_id)
             raise
         return info
+
+    def _check_session_limits(self, client: str | None) -> None:
+        limits = self.limits
+        with self.db.session() as session:
+            total = session.scalar(select(func.count()).select_from(UploadSession)) or 0
+        if total >= limits.max_sessions:
+            raise TooManyRequests(
+                f"the registry has {total} uploads open, its limit (max_upload_sessions); "
+                "finish or cancel some, or retry once idle ones expire",
+                detail={"limit": limits.max_sessions},
+            )
+        if client is None or total < limits.max_sessions_per_client:
+            return  # fewer open in total than one client may hold: no need to count
+        mine = sum(1 for u in self.storage.list_uploads() if u.metadata.get("client") == client)
+        if mine >= limits.max_sessions_per_client:
+            raise TooManyRequests(
+                f"{client} has {mine} uploads open, the limit per client "
+                "(max_upload_sessions_per_client); finish or cancel some first",
+                detail={"limit": limits.max_sessions_per_client},
+            )
 
     def upload_status(self, repository: str, upload_id: str) -> UploadInfo:
         """The session, if it belongs to ``repository``; raises BlobUploadUnknown."""
@@ -309,8 +363,9 @@ class RegistryService(RegistryListing):
                 missing = [d for d in dict.fromkeys(blobs) if d not in found]
                 if missing:
                     raise ManifestBlobUnknown(
-                        f"blob {missing[0]} is not in repository {repository}",
-                        detail={"digest": missing[0], "missing": missing},
+                        f"blob {missing[0]} is not in repository {repository}"
+                        + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else ""),
+                        detail=_missing_detail(missing),
                     )
             if children:
                 found = set(session.scalars(
@@ -318,11 +373,12 @@ class RegistryService(RegistryListing):
                     .join(Repository, Repository.id == Manifest.repository_id)
                     .where(Repository.name == repository, Manifest.digest.in_(children))
                 ))
-                missing = [d for d in children if d not in found]
+                missing = [d for d in dict.fromkeys(children) if d not in found]
                 if missing:
                     raise ManifestBlobUnknown(
-                        f"manifest {missing[0]} listed in the index is not in {repository}",
-                        detail={"digest": missing[0], "missing": missing},
+                        f"manifest {missing[0]} listed in the index is not in {repository}"
+                        + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else ""),
+                        detail=_missing_detail(missing),
                     )
 
     def _record_manifest(self, repository: str, digest: str, payload: bytes,
