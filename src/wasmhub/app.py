@@ -27,6 +27,7 @@ from wasmhub.registry.maintenance import sweep_uploads
 from wasmhub.registry.routes import registry_mount
 from wasmhub.settings import Settings, load_settings
 from wasmhub.web import create_web_app
+from wasmhub.web.security import HardenResponses
 
 SETTINGS_ENV = "WASMHUB_SERVE_SETTINGS_JSON"
 log = logging.getLogger(__name__)
@@ -113,7 +114,8 @@ def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
                 await sweeper
             opened.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RejectNul)])
+    middleware = [Middleware(HardenResponses), Middleware(RejectNul)]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.hub = hub
     return app
 
