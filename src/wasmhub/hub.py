@@ -77,7 +77,6 @@ class Hub:
         with self._build_lock:
             if self._importer is None:
                 from wasmhub.catalog.adding import PluginImporter
-    from wasmhub.config_schema import SchemaEvaluator
 
                 self._importer = PluginImporter(self)
             return self._importer
