@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import json
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import unquote_to_bytes
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wasmhub.api import create_api
 from wasmhub.deploy.serving import module_routes
 from wasmhub.hub import Hub
+from wasmhub.registry.maintenance import sweep_uploads
 from wasmhub.registry.routes import registry_mount
 from wasmhub.settings import Settings, load_settings
 from wasmhub.web import create_web_app
+from wasmhub.web.security import HardenResponses
 
 SETTINGS_ENV = "WASMHUB_SERVE_SETTINGS_JSON"
+log = logging.getLogger(__name__)
 
 
 def _operations_routes(hub: Hub) -> list[BaseRoute]:
@@ -39,6 +51,64 @@ def _observe(app: Starlette, hub: Hub) -> None:
     hub.events.observer = metrics.observe_event
 
 
+class RejectNul:
+    """Refuses (400) any request whose path or query holds a NUL byte, before a handler
+    sees it: no database stores or compares text with NUL (PostgreSQL raises), no file
+    name may hold one, and no legitimate client sends one. Each surface answers in its own
+    format, through its own error mapper."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            in_path = "\x00" in scope["path"]
+            query: bytes = scope.get("query_string", b"")
+            in_query = b"\x00" in query or b"\x00" in unquote_to_bytes(query)
+            if in_path or in_query:
+                where = "path" if in_path else "query"
+                response = _nul_response(Request(scope, receive), where)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _nul_response(request: Request, where: str) -> Response:
+    message = f"the request {where} contains a NUL byte (%00), which no name or value may hold"
+    path = request.url.path
+    if path == "/v2" or path.startswith("/v2/"):
+        from wasmhub.oci.errors import NameInvalid, Unsupported
+        from wasmhub.registry.base import API_VERSION, error_response
+
+        error = NameInvalid(message) if where == "path" else Unsupported(message, status=400)
+        response = error_response(error)
+        response.headers.append(*API_VERSION)
+        return response
+    if path == "/api" or path.startswith("/api/"):
+        from wasmhub.api.problems import problem
+
+        return problem(400, message, slug="nul-byte")
+    from wasmhub.web import error_page
+
+    return error_page(request, 400, message)
+
+
+async def sweep_uploads_forever(hub: Hub) -> None:
+    """Remove idle upload sessions every so often (a tenth of the expiry, 1 s to 5 min),
+    in a worker thread; one failed sweep is logged and the next one tries again."""
+    expiry = hub.settings.upload_session_expiry_seconds
+    interval = min(max(expiry / 10, 1.0), 300.0)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            removed = await run_in_threadpool(sweep_uploads, hub, expiry)
+        except Exception:
+            log.exception("sweeping idle upload sessions failed")
+            continue
+        if removed:
+            log.info("removed %d upload session(s) idle for over %g s", len(removed), expiry)
+
+
 def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
     hub = hub or Hub.open(settings)
     routes: list[BaseRoute] = _operations_routes(hub)
@@ -50,11 +120,18 @@ def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
-        opened.close()
-        _worker_exited()
+        sweeper = asyncio.create_task(sweep_uploads_forever(opened))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            opened.close()
+            _worker_exited()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(HardenResponses), Middleware(RejectNul)]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.hub = hub
     _observe(app, hub)
     return app

@@ -7,7 +7,9 @@ Besides the infrastructure (settings, database, storage, event bus, the DNS reso
 add-by-URL uses) it holds the two process-wide limiters that must be shared by every
 request whatever service object serves it: ``analyser`` (plugin image analysis with the
 module size limit and bounded parallel unpacking) and ``importer`` (add-by-URL with its
-cap on concurrent imports). Both are built once, on first use or by :meth:`open`.
+cap on concurrent imports). Both are built once, on first use or by :meth:`open`. So is
+``schema_evaluator``, the worker processes that evaluate plugins' (untrusted) config
+schemas with a deadline (:mod:`wasmhub.config_schema`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from wasmhub.storage.factory import open_store
 if TYPE_CHECKING:
     from wasmhub.catalog.adding import PluginImporter
     from wasmhub.catalog.downloads import DownloadBuffer
+    from wasmhub.config_schema import SchemaEvaluator
     from wasmhub.registry.service import RegistryService
     from wasmhub.wasm.registry_hook import PluginAnalyser
 
@@ -43,6 +46,7 @@ class Hub:
     _analyser: PluginAnalyser | None = field(init=False, default=None, repr=False)
     _importer: PluginImporter | None = field(init=False, default=None, repr=False)
     _registry: RegistryService | None = field(init=False, default=None, repr=False)
+    _schema_evaluator: SchemaEvaluator | None = field(init=False, default=None, repr=False)
     _build_lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
     # Run by close(), last added first (e.g. the download buffer's final flush).
     _closers: list[Callable[[], None]] = field(init=False, default_factory=list)
@@ -81,6 +85,20 @@ class Hub:
 
                 self._importer = PluginImporter(self)
             return self._importer
+
+    @property
+    def schema_evaluator(self) -> SchemaEvaluator:
+        """The process's config schema evaluator; its worker processes start on first use
+        and stop with :meth:`close`."""
+        with self._build_lock:
+            if self._schema_evaluator is None:
+                from wasmhub.config_schema import SchemaEvaluator
+
+                self._schema_evaluator = SchemaEvaluator(
+                    self.settings.config_schema_timeout_seconds,
+                    self.settings.config_schema_workers,
+                )
+            return self._schema_evaluator
 
     def read_plugin_blob(self, repository: str, digest: str) -> bytes:
         """A blob of ``repository`` for plugin analysis, read no further than any plugin
@@ -136,6 +154,10 @@ class Hub:
         return buffer
 
     def close(self) -> None:
+        with self._build_lock:
+            evaluator, self._schema_evaluator = self._schema_evaluator, None
+        if evaluator is not None:
+            evaluator.close()
         for closer in reversed(self._closers):
             closer()
         self._closers.clear()

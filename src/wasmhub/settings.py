@@ -127,6 +127,43 @@ class Settings(BaseSettings):
         60, ge=1, le=3600, description="How long a stopping server lets in-flight requests end."
     )
 
+    # -- limits against one request stalling, bloating or desynchronising the hub ----
+    # (docs/operations.md "Limits"; robust-server's block)
+    config_schema_timeout_seconds: float = Field(
+        2.0, gt=0, le=60,
+        description="Longest a plugin's config schema may take to check or validate a config.",
+    )
+    config_schema_workers: int = Field(
+        2, ge=1, le=16, description="Processes per server worker that evaluate config schemas."
+    )
+
+    max_blob_bytes: int = Field(
+        512 * 1024 * 1024, ge=1024,
+        description="Largest blob one push may upload (monolithic or chunked); 413 past it.",
+    )
+    max_upload_sessions: int = Field(
+        1000, ge=1, description="Resumable uploads open at once in the whole registry."
+    )
+    max_upload_sessions_per_client: int = Field(
+        50, ge=1, description="Resumable uploads one client address may hold open."
+    )
+    upload_session_expiry_seconds: float = Field(
+        3600.0, ge=1,
+        description="An upload idle this long is removed by the server's sweeper.",
+    )
+    max_error_detail_bytes: int = Field(
+        8192, ge=256, description="Largest error detail the registry sends (then a summary)."
+    )
+    max_header_bytes: int = Field(
+        64 * 1024, ge=4096, le=16 * 1024 * 1024,
+        description="Largest request line plus headers; a bigger one is answered 431.",
+    )
+    worker_healthcheck_timeout_seconds: float = Field(
+        60.0, ge=5, le=3600,
+        description="How long the multi-worker supervisor waits for a worker's health "
+        "answer before it restarts it (slow start-up on a loaded machine is not a hang).",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -55,5 +56,9 @@ def test_serve_on_an_empty_hub_offers_seed_and_stops_offering_once_used(tmp_path
         assert r.status_code == 201, r.text
     # Each start logs to its own file (its own port): the second start says nothing.
     with running_wasmhub(tmp_path / "hub") as server:
-        assert "wasmhub serving on" in server.log()
+        # Announced once /healthz answers (a moment after the server is up).
+        deadline = time.monotonic() + 60
+        while "wasmhub serving on" not in server.log():
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.1)
         assert "wasmhub seed" not in server.log()

@@ -78,8 +78,10 @@ def wasmhub_command() -> list[str]:
 @contextmanager
 def running_wasmhub(
     data_dir: Path, database_url: str | None = None, *, extra_env: dict[str, str] | None = None,
-    port: int | None = None,
+    port: int | None = None, ready_timeout: float = 120.0,
 ) -> Iterator[RunningServer]:
+    """``wasmhub serve`` on a free port; waits (generously: start-up on a loaded 2-core
+    machine takes tens of seconds) until it answers."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "WASMHUB_DATA_DIR": str(data_dir), "WASMHUB_PORT": str(port),
@@ -93,7 +95,7 @@ def running_wasmhub(
         )
     server = RunningServer("wasmhub", f"http://127.0.0.1:{port}", port, proc, log_path)
     try:
-        wait_until_up(server)
+        wait_until_up(server, timeout=ready_timeout)
         yield server
     finally:
         if proc.poll() is None:

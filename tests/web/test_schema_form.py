@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from wasmhub.config_schema import SchemaEvaluator
 from wasmhub.web.schema_form import (
     FieldKind,
     build_form,
@@ -16,6 +18,14 @@ from wasmhub.web.schema_form import (
     pointer_name,
     validate_config,
 )
+
+
+@pytest.fixture(scope="module")
+def evaluator() -> Iterator[SchemaEvaluator]:
+    bounded = SchemaEvaluator(timeout=60.0, workers=1)
+    yield bounded
+    bounded.close()
+
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -101,7 +111,7 @@ def test_names_are_json_pointers_that_round_trip_odd_keys() -> None:
     assert config == {"a/b.c": "v"} and errors == []
 
 
-def test_parse_coerces_each_type() -> None:
+def test_parse_coerces_each_type(evaluator: SchemaEvaluator) -> None:
     form = build_form(SCHEMA)
     data = {
         "cfg/header": ["x-hello"], "cfg/ratio": ["0.5"], "cfg/limit": ["7"],
@@ -117,7 +127,7 @@ def test_parse_coerces_each_type() -> None:
         "hosts": ["a.com", "b.com"], "ports": [80, 443], "rules": [{"path": "/"}],
         "upstream": {"cluster": "auth"},
     }
-    assert validate_config(SCHEMA, {**config, "mode": "append"}) == []
+    assert validate_config(evaluator, SCHEMA, {**config, "mode": "append"}) == []
 
 
 def test_unticked_checkbox_is_false_and_empty_optionals_are_omitted() -> None:
@@ -137,21 +147,21 @@ def test_coercion_errors_point_at_their_field() -> None:
     assert "Not valid JSON" in grouped["cfg/rules"][0]
 
 
-def test_validation_errors_map_to_fields() -> None:
+def test_validation_errors_map_to_fields(evaluator: SchemaEvaluator) -> None:
     config = {"header": "x", "ratio": 2, "limit": 0, "upstream": {}, "mode": "bogus"}
-    grouped = errors_by_name(validate_config(SCHEMA, config))
+    grouped = errors_by_name(validate_config(evaluator, SCHEMA, config))
     assert "cfg/header" in grouped  # minLength
     assert "cfg/ratio" in grouped and "cfg/limit" in grouped
     assert grouped["cfg/upstream/cluster"] == ["This field is required."]
     assert grouped["cfg/mode"][0].startswith("Choose one of: append, overwrite, 3")
-    missing = errors_by_name(validate_config(SCHEMA, {}))
+    missing = errors_by_name(validate_config(evaluator, SCHEMA, {}))
     assert set(missing) == {"cfg/header", "cfg/mode"}
 
 
-def test_list_item_errors_belong_to_the_list_field() -> None:
+def test_list_item_errors_belong_to_the_list_field(evaluator: SchemaEvaluator) -> None:
     schema = {"type": "object", "properties": {
         "hosts": {"type": "array", "items": {"type": "string", "maxLength": 3}}}}
-    grouped = errors_by_name(validate_config(schema, {"hosts": ["ok", "toolong"]}))
+    grouped = errors_by_name(validate_config(evaluator, schema, {"hosts": ["ok", "toolong"]}))
     assert list(grouped) == ["cfg/hosts"]
 
 
@@ -176,14 +186,14 @@ def test_non_object_roots_become_one_json_field(schema: dict[str, Any]) -> None:
         assert errors and errors[0].name == "cfg"
 
 
-def test_check_schema_reports_broken_schemas() -> None:
-    assert check_schema(SCHEMA) is None
-    assert check_schema([1]) == "The config schema is not a JSON object."
-    problem = check_schema({"type": "strin"})
+def test_check_schema_reports_broken_schemas(evaluator: SchemaEvaluator) -> None:
+    assert check_schema(evaluator, SCHEMA) is None
+    assert check_schema(evaluator, [1]) == "The config schema is not a JSON object."
+    problem = check_schema(evaluator, {"type": "strin"})
     assert problem is not None and "not valid JSON Schema" in problem
 
 
-def test_higress_openapi_style_schema() -> None:
+def test_higress_openapi_style_schema(evaluator: SchemaEvaluator) -> None:
     # Higress spec.yaml configSchema.openAPIV3Schema: plain object schema with i18n extras.
     schema = {"type": "object", "properties": {
         "consumers": {"type": "array", "items": {"type": "object", "properties": {
@@ -195,5 +205,5 @@ def test_higress_openapi_style_schema() -> None:
     assert fields["consumers"].kind is FieldKind.JSON
     config, errors = parse_form(build_form(schema), {"cfg/keys": ["x-api-key"],
                                                      "cfg/in_query": ["false", "true"]})
-    assert errors == [] and validate_config(schema, config) == []
+    assert errors == [] and validate_config(evaluator, schema, config) == []
     assert fields["keys"].text_value == "x-api-key"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from wasmhub import __version__
+from wasmhub.api.docs import install_docs
 from wasmhub.api.problems import install_problem_handlers
 from wasmhub.api.routes import router
 from wasmhub.catalog.service import CatalogService
@@ -27,11 +28,12 @@ def create_api(hub: Hub, catalog: CatalogService | None = None) -> FastAPI:
             "X-Wasmhub-User header (no authentication)."
         ),
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served by wasmhub.api.docs, from the hub itself
         redoc_url=None,
     )
     api.state.hub = hub
     api.state.catalog = catalog or CatalogService(hub)
     install_problem_handlers(api)
     api.include_router(router)
+    install_docs(api)
     return api

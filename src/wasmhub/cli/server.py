@@ -43,16 +43,20 @@ def serve(
     ] = None,
 ) -> None:
     """Run the hub: OCI registry on /v2/, REST API on /api/v1, web UI on /."""
-    import uvicorn
-
     from wasmhub.app import SETTINGS_ENV
     from wasmhub.db.migrate import upgrade
-    from wasmhub.ops.serving import metrics_directory, uvicorn_options
+    from wasmhub.ops.serving import metrics_directory
+    from wasmhub.serving import ListenError, ReadyAnnouncer, bind_listener, run_server
 
     settings = settings_from_cli(
         config, host=host, port=port, data_dir=data_dir, database_url=database_url,
         workers=workers,
     )
+    # Bind first: a port in use is one line naming the option, before any other work.
+    try:
+        sock = bind_listener(settings.host, settings.port)
+    except ListenError as exc:
+        fail(exc.message, code=3)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.effective_database_url)
     try:
@@ -65,22 +69,22 @@ def serve(
             "[bold]wasmhub seed[/] (see README, 'Sample plugins')."
         )
     os.environ[SETTINGS_ENV] = json.dumps(settings.model_dump(mode="json"))
-    err.print(
-        f"wasmhub serving on http://{settings.host}:{settings.port} "
-        f"(data: {settings.data_dir}, database: {database.engine.dialect.name})"
-    )
-    with metrics_directory():
-        uvicorn.run(
-            "wasmhub.app:app_from_env",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            log_level=settings.log_level,
-            http="httptools",
-            loop="uvloop",
-            **uvicorn_options(settings),
+    dialect = database.engine.dialect.name
+
+    def announce() -> None:
+        err.print(
+            f"wasmhub serving on http://{settings.host}:{settings.port} "
+            f"(data: {settings.data_dir}, database: {dialect}, workers: {settings.workers})"
         )
+
+    # The URL is printed once /healthz answers on it, not before.
+    announcer = ReadyAnnouncer(settings.host, settings.port, announce)
+    announcer.start()
+    try:
+        with metrics_directory():  # shared by the workers' Prometheus collectors
+            run_server(settings, sock)
+    finally:
+        announcer.stop()
 
 
 def _hub_is_empty(settings: Settings) -> bool:

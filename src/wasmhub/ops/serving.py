@@ -18,7 +18,6 @@ from typing import Any
 from wasmhub.settings import Settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-WORKER_HEALTHCHECK_SECONDS = 60
 
 
 @contextmanager
@@ -48,9 +47,5 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "log_config": log_config(settings),
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
-        # uvicorn kills a worker that does not answer its supervisor's ping within this
-        # (5 s by default): on a busy node a worker still importing at start-up missed
-        # it and was killed over and over.
-        "timeout_worker_healthcheck": WORKER_HEALTHCHECK_SECONDS,
         "access_log": False,  # wasmhub.access (ObservabilityMiddleware) has request ids
     }

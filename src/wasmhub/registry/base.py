@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Mapping
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 API_VERSION = ("Docker-Distribution-API-Version", "registry/2.0")
 WRITE_SLICE = 1024 * 1024
+DEFAULT_DETAIL_LIMIT = 8 * 1024
 MAX_PAGE = 10_000
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -67,18 +69,42 @@ def oci_error(exc: WasmhubError) -> OCIError:
     return OCIError(exc.message, detail=exc.detail, status=exc.http_status)
 
 
-def error_response(exc: WasmhubError) -> Response:
-    if isinstance(exc, OCIError) or type(exc) in _STORAGE_TO_OCI:
-        errors = oci_error(exc)
-    else:
-        # A domain error from outside oci/ (e.g. StorageError): keep its status.
-        errors = OCIError(exc.message, detail=exc.detail, status=exc.http_status)
+def bounded_detail(detail: object, limit: int) -> object:
+    """``detail`` when its JSON is at most ``limit`` bytes, else a summary saying so: an
+    error must not echo a request's bulk back (e.g. every digest an index lacks)."""
+    if detail is None:
+        return None
+    size = len(json.dumps(detail, separators=(",", ":"), default=str))
+    if size <= limit:
+        return detail
+    summary: dict[str, object] = {"truncated": True, "detail_bytes": size}
+    if isinstance(detail, dict):
+        small = {k: v for k, v in detail.items()
+                 if isinstance(v, (str, int, float, bool)) and len(str(v)) <= 200}
+        summary.update(small)
+    return summary
+
+
+def error_response(exc: WasmhubError, detail_limit: int = DEFAULT_DETAIL_LIMIT) -> Response:
+    """The one mapping of an error to the OCI envelope (its detail bounded in size):
+    OCI errors as they are, storage drivers' own errors by their spec code, any other
+    domain error with its status kept."""
+    wire = oci_error(exc)
+    detail = bounded_detail(wire.detail, detail_limit)
+    errors = wire
+    if detail is not wire.detail:
+        errors = type(wire)(wire.message, detail=detail, status=wire.http_status)
     if exc.http_status >= 500:
         log.error("registry error %s: %s", type(exc).__name__, exc.message)
     return Response(
         error_envelope(errors), status_code=errors.http_status,
         media_type="application/json",
     )
+
+
+def detail_limit(request: Request) -> int:
+    hub = getattr(request.app.state, "hub", None)
+    return hub.settings.max_error_detail_bytes if hub is not None else DEFAULT_DETAIL_LIMIT
 
 
 def endpoint(handler: Handler) -> Handler:
@@ -89,7 +115,7 @@ def endpoint(handler: Handler) -> Handler:
         try:
             response = await handler(request)
         except WasmhubError as exc:
-            response = error_response(exc)
+            response = error_response(exc, detail_limit(request))
         except ClientDisconnect:
             # Nobody is listening; writers were aborted where the body was read.
             response = Response(status_code=400)
@@ -201,21 +227,40 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
-async def pump_body(request: Request, writer: BlobWriter) -> int:
+def too_large(limit: int) -> SizeInvalid:
+    return SizeInvalid(
+        f"the blob would exceed the limit of {limit} bytes (max_blob_bytes)",
+        detail={"limit": limit}, status=413,
+    )
+
+
+async def pump_body(request: Request, writer: BlobWriter, *, max_total: int | None = None,
+                    expected: int | None = None) -> int:
     """Stream the request body into ``writer``; returns bytes written by this request.
 
+    ``max_total`` bounds the writer's total size (earlier chunks included): past it the
+    upload is refused (413) as soon as it is exceeded. ``expected`` is the length the
+    request promised (its ``Content-Range``): a body of another length is refused (416).
     On any failure (including the client going away) the writer is aborted, so only
-    complete requests change an upload.
+    complete, consistent requests change an upload.
     """
     written = 0
     buffer: list[bytes] = []
     buffered = 0
     try:
+        declared = content_length(request)
+        if max_total is not None and declared is not None and \
+                writer.size + declared > max_total:
+            raise too_large(max_total)
         async for chunk in request.stream():
             if not chunk:
                 continue
             buffer.append(chunk)
             buffered += len(chunk)
+            if max_total is not None and writer.size + buffered > max_total:
+                raise too_large(max_total)
+            if expected is not None and written + buffered > expected:
+                raise _range_mismatch(expected, written + buffered, more=True)
             if buffered >= WRITE_SLICE:
                 await in_thread(writer.write, b"".join(buffer))
                 written += buffered
@@ -223,10 +268,20 @@ async def pump_body(request: Request, writer: BlobWriter) -> int:
         if buffered:
             await in_thread(writer.write, b"".join(buffer))
             written += buffered
+        if expected is not None and written != expected:
+            raise _range_mismatch(expected, written, more=False)
     except BaseException:
         await in_thread(writer.abort)
         raise
     return written
+
+
+def _range_mismatch(expected: int, got: int, *, more: bool) -> RangeInvalid:
+    body = f"more than {expected}" if more else f"{got}"
+    return RangeInvalid(
+        f"Content-Range promises {expected} bytes but the body has {body}",
+        detail={"expected": expected, "received": got},
+    )
 
 
 def page_args(request: Request) -> tuple[int | None, str | None]:

@@ -21,7 +21,7 @@ from sqlalchemy import delete, or_, select
 from wasmhub.errors import StorageError
 from wasmhub.hub import Hub
 from wasmhub.oci.digest import Digest, new_hasher
-from wasmhub.oci.errors import DigestInvalid
+from wasmhub.oci.errors import BlobUploadUnknown, DigestInvalid
 from wasmhub.registry.models import (
     Blob,
     Manifest,
@@ -153,4 +153,33 @@ def _delete(hub: Hub, digests: list[str], uploads: list[str], cutoff: datetime) 
                 hub.storage.cancel_upload(upload_id)
 
 
-__all__ = ["FsckReport", "GcReport", "fsck", "gc"]
+def sweep_uploads(hub: Hub, max_idle: float, now: float | None = None) -> list[str]:
+    """Remove upload sessions (and interrupted single-stream writes) idle for longer
+    than ``max_idle`` seconds; returns their ids. The server runs this periodically
+    (``upload_session_expiry_seconds``), so abandoned sessions neither pile up on disk
+    nor count against the open-session limits; safe to run in several processes."""
+    cutoff = (now if now is not None else time.time()) - max_idle
+    idle: list[str] = []
+    live: set[str] = set()
+    for info in hub.storage.list_uploads():
+        if info.last_active < cutoff:
+            idle.append(info.upload_id)
+        else:
+            live.add(info.upload_id)
+    for upload_id in idle:
+        with contextlib.suppress(BlobUploadUnknown):
+            hub.storage.cancel_upload(upload_id)
+    started_before = datetime.fromtimestamp(cutoff, UTC)
+    with hub.database.session() as session:
+        if idle:
+            session.execute(delete(UploadSession).where(UploadSession.id.in_(idle)))
+        # Rows whose bytes are gone (removed by hand, or by another process's sweep).
+        orphans = [row for row in session.scalars(
+            select(UploadSession.id).where(UploadSession.started_at < started_before)
+        ) if row not in live]
+        if orphans:
+            session.execute(delete(UploadSession).where(UploadSession.id.in_(orphans)))
+    return sorted(idle)
+
+
+__all__ = ["FsckReport", "GcReport", "fsck", "gc", "sweep_uploads"]

@@ -11,9 +11,10 @@ visible; orphaned bytes are what ``wasmhub gc`` removes.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from wasmhub.errors import InputError
@@ -29,6 +30,7 @@ from wasmhub.oci.errors import (
     ManifestUnknown,
     OCIError,
     SizeInvalid,
+    TooManyRequests,
 )
 from wasmhub.oci.manifest import Descriptor, ParsedManifest, parse_manifest
 from wasmhub.oci.names import validate_name, validate_tag
@@ -51,6 +53,7 @@ from wasmhub.registry.models import (
     utcnow,
 )
 from wasmhub.registry.records import ManifestRecord, Page, PushResult, Referrers
+from wasmhub.settings import Settings
 from wasmhub.storage.base import BlobInfo, BlobWriter, UploadInfo, put_bytes
 from wasmhub.storage.errors import ContentDigestMismatch, UploadNotFound
 
@@ -68,17 +71,53 @@ def _parse_reference(reference: str) -> tuple[str | None, Digest | None]:
     return validate_tag(reference), None
 
 
-def _manifest_lookup(reference: str, with_payload: bool) -> tuple[ManifestLookup, str]:
-    """The statement for a tag or digest reference, and the value to look up."""
-    tag, digest = _parse_reference(reference)
+def _manifest_lookup(
+    repository: str, reference: str, with_payload: bool
+) -> tuple[ManifestLookup, str]:
+    """The statement for a tag or digest reference, and the value to look up.
+
+    A reading client asks for something; a reference that can name nothing (neither a
+    valid tag nor a digest) names nothing here: MANIFEST_UNKNOWN (404), as distribution
+    and the conformance tests expect. Only a PUT with such a tag is a bad request.
+    """
+    try:
+        tag, digest = _parse_reference(reference)
+    except (ManifestInvalid, DigestInvalid):
+        raise ManifestUnknown(
+            detail={"name": repository, "reference": reference[:200]}
+        ) from None
     key = tag if tag is not None else str(digest)
     return MANIFEST_LOOKUPS[tag is not None, with_payload], key
+
+
+def _missing_detail(missing: list[str]) -> dict[str, object]:
+    """The first few missing digests and how many there are (never all 36k of them)."""
+    return {"digest": missing[0], "missing": missing[:MAX_LISTED_MISSING],
+            "missing_count": len(missing)}
 
 
 def _manifest_record(repository: str, reference: str, row: Any) -> ManifestRecord:
     if row is None:
         raise ManifestUnknown(detail={"name": repository, "reference": reference})
     return ManifestRecord(row[0], row[1], row[2], row[3] if len(row) > 3 else b"")
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What one client may hold open (docs/operations.md, "Limits")."""
+
+    max_blob_bytes: int
+    max_sessions: int
+    max_sessions_per_client: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> UploadLimits:
+        return cls(settings.max_blob_bytes, settings.max_upload_sessions,
+                   settings.max_upload_sessions_per_client)
+
+
+# A rejected manifest names this many of the blobs or children it lacks, and the count.
+MAX_LISTED_MISSING = 10
 
 
 class RegistryService(RegistryListing):
@@ -91,6 +130,7 @@ class RegistryService(RegistryListing):
         self.redirect_seconds = (
             hub.settings.storage_redirect_seconds if hub.settings.storage_redirect else 0
         )
+        self.limits = UploadLimits.of(hub.settings)
         # Repositories are never deleted, so their ids can be cached for the process.
         self._repo_ids: dict[str, int] = {}
         self._repo_lock = threading.Lock()
@@ -196,9 +236,15 @@ class RegistryService(RegistryListing):
 
     # -- upload sessions -----------------------------------------------------------
 
-    def start_upload(self, repository: str) -> UploadInfo:
+    def start_upload(self, repository: str, client: str | None = None) -> UploadInfo:
+        """A new resumable session; TOOMANYREQUESTS (429) past the open-session limits
+        (in total, and per ``client`` when given)."""
         validate_name(repository)
-        info = self.storage.create_upload({"repository": repository})
+        self._check_session_limits(client)
+        metadata = {"repository": repository}
+        if client:
+            metadata["client"] = client
+        info = self.storage.create_upload(metadata)
         try:
             with self.db.session() as session:
                 repo_id = self._repo_id(session, repository)
@@ -211,6 +257,26 @@ class RegistryService(RegistryListing):
             self.storage.cancel_upload(info.upload_id)
             raise
         return info
+
+    def _check_session_limits(self, client: str | None) -> None:
+        limits = self.limits
+        with self.db.session() as session:
+            total = session.scalar(select(func.count()).select_from(UploadSession)) or 0
+        if total >= limits.max_sessions:
+            raise TooManyRequests(
+                f"the registry has {total} uploads open, its limit (max_upload_sessions); "
+                "finish or cancel some, or retry once idle ones expire",
+                detail={"limit": limits.max_sessions},
+            )
+        if client is None or total < limits.max_sessions_per_client:
+            return  # fewer open in total than one client may hold: no need to count
+        mine = sum(1 for u in self.storage.list_uploads() if u.metadata.get("client") == client)
+        if mine >= limits.max_sessions_per_client:
+            raise TooManyRequests(
+                f"{client} has {mine} uploads open, the limit per client "
+                "(max_upload_sessions_per_client); finish or cancel some first",
+                detail={"limit": limits.max_sessions_per_client},
+            )
 
     def upload_status(self, repository: str, upload_id: str) -> UploadInfo:
         """The session, if it belongs to ``repository``; raises BlobUploadUnknown."""
@@ -310,8 +376,9 @@ class RegistryService(RegistryListing):
                 missing = [d for d in dict.fromkeys(blobs) if d not in found]
                 if missing:
                     raise ManifestBlobUnknown(
-                        f"blob {missing[0]} is not in repository {repository}",
-                        detail={"digest": missing[0], "missing": missing},
+                        f"blob {missing[0]} is not in repository {repository}"
+                        + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else ""),
+                        detail=_missing_detail(missing),
                     )
             if children:
                 found = set(session.scalars(
@@ -319,11 +386,12 @@ class RegistryService(RegistryListing):
                     .join(Repository, Repository.id == Manifest.repository_id)
                     .where(Repository.name == repository, Manifest.digest.in_(children))
                 ))
-                missing = [d for d in children if d not in found]
+                missing = [d for d in dict.fromkeys(children) if d not in found]
                 if missing:
                     raise ManifestBlobUnknown(
-                        f"manifest {missing[0]} listed in the index is not in {repository}",
-                        detail={"digest": missing[0], "missing": missing},
+                        f"manifest {missing[0]} listed in the index is not in {repository}"
+                        + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else ""),
+                        detail=_missing_detail(missing),
                     )
 
     def _record_manifest(self, repository: str, digest: str, payload: bytes,
@@ -381,7 +449,7 @@ class RegistryService(RegistryListing):
         """The manifest a tag or digest names (one Core query, no event); raises
         ManifestUnknown."""
         validate_name(repository)
-        lookup, key = _manifest_lookup(reference, with_payload)
+        lookup, key = _manifest_lookup(repository, reference, with_payload)
         with self.db.engine.connect() as conn:
             row = conn.execute(lookup.statement, lookup.params(repository, key)).first()
         return _manifest_record(repository, reference, row)
@@ -391,7 +459,7 @@ class RegistryService(RegistryListing):
         """:meth:`lookup_manifest` without blocking, for the event loop: None when the
         database cannot answer at once (not SQLite, busy), so call that in a thread."""
         validate_name(repository)
-        lookup, key = _manifest_lookup(reference, with_payload)
+        lookup, key = _manifest_lookup(repository, reference, with_payload)
         rows = self.db.read_nowait(lookup.sql, lookup.positional(repository, key))
         if rows is None:
             return None

@@ -24,8 +24,9 @@ from wasmhub.storage.base import BlobInfo, UploadInfo
 _CONTENT_RANGE_RE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
 
 
-def parse_content_range(header: str | None, length: int | None) -> int | None:
-    """Start offset from ``Content-Range: start-end``; None when absent (stream mode)."""
+def parse_content_range(header: str | None, length: int | None) -> tuple[int, int] | None:
+    """``(start, end)`` (inclusive) from ``Content-Range: start-end``; None when absent
+    (stream mode). The body must then carry exactly ``end - start + 1`` bytes."""
     if header is None:
         return None
     match = _CONTENT_RANGE_RE.match(header.strip())
@@ -39,7 +40,15 @@ def parse_content_range(header: str | None, length: int | None) -> int | None:
             f"Content-Range {header!r} spans {end - start + 1} bytes but Content-Length "
             f"is {length}"
         )
-    return start
+    return start, end
+
+
+def _span(content_range: tuple[int, int] | None) -> tuple[int | None, int | None]:
+    """The offset a chunk must start at and the bytes it must carry (None: unchecked)."""
+    if content_range is None:
+        return None, None
+    start, end = content_range
+    return start, end - start + 1
 
 
 def _blob_location(repository: str, digest: str) -> str:
@@ -60,11 +69,18 @@ def _created(repository: str, info: BlobInfo) -> Response:
                        "Docker-Content-Digest": info.digest})
 
 
+def _client(request: Request) -> str:
+    """Who holds an upload session, for the per-client limit: the peer address."""
+    return request.client.host if request.client else "unknown"
+
+
 def routes(service: RegistryService) -> list[Route]:
+    max_blob = service.limits.max_blob_bytes
+
     async def monolithic(request: Request, repository: str, digest: str) -> Response:
         Digest.parse(digest)
         writer = await in_thread(service.new_blob_writer, repository)
-        await pump_body(request, writer)
+        await pump_body(request, writer, max_total=max_blob)
         info = await in_thread(writer.commit, digest)
         await in_thread(service.record_blob, repository, info)
         return _created(repository, info)
@@ -84,7 +100,7 @@ def routes(service: RegistryService) -> list[Route]:
         digest = params.get("digest")
         if digest is not None:
             return await monolithic(request, repository, digest)
-        session = await in_thread(service.start_upload, repository)
+        session = await in_thread(service.start_upload, repository, _client(request))
         return empty(202, _session_headers(repository, session))
 
     @endpoint
@@ -98,10 +114,12 @@ def routes(service: RegistryService) -> list[Route]:
             await in_thread(service.cancel_upload, repository, upload_id)
             return empty(204)
         length = content_length(request)
-        offset = parse_content_range(request.headers.get("content-range"), length)
+        offset, expected = _span(
+            parse_content_range(request.headers.get("content-range"), length)
+        )
         if request.method == "PATCH":
             writer = await in_thread(service.append_upload, repository, upload_id, offset)
-            await pump_body(request, writer)
+            await pump_body(request, writer, max_total=max_blob, expected=expected)
             await in_thread(writer.close)
             info = await in_thread(service.upload_status, repository, upload_id)
             return empty(202, _session_headers(repository, info))
@@ -112,7 +130,7 @@ def routes(service: RegistryService) -> list[Route]:
         Digest.parse(digest)
         if length or offset is not None or "transfer-encoding" in request.headers:
             writer = await in_thread(service.append_upload, repository, upload_id, offset)
-            await pump_body(request, writer)
+            await pump_body(request, writer, max_total=max_blob, expected=expected)
             await in_thread(writer.close)
         blob = await in_thread(service.finish_upload, repository, upload_id, digest)
         return _created(repository, blob)

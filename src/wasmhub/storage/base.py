@@ -45,6 +45,11 @@ class UploadInfo:
     size: int
     started_at: float
     metadata: dict[str, str] = field(default_factory=dict)
+    updated_at: float | None = None  # last write, when the driver knows it
+
+    @property
+    def last_active(self) -> float:
+        return max(self.started_at, self.updated_at or 0.0)
 
 
 class BlobWriter(Protocol):

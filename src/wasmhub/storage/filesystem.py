@@ -262,10 +262,11 @@ class FilesystemBlobStore:
         directory = self._upload_dir(upload_id)
         try:
             state = json.loads((directory / "state.json").read_text())
-            size = (directory / "data").stat().st_size
+            data = (directory / "data").stat()
         except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
             raise UploadNotFound(f"no upload {upload_id}", detail={"upload": upload_id}) from None
-        return UploadInfo(upload_id, size, float(state["started_at"]), dict(state["metadata"]))
+        return UploadInfo(upload_id, data.st_size, float(state["started_at"]),
+                          dict(state["metadata"]), data.st_mtime)
 
     def append_upload(self, upload_id: str, offset: int | None = None) -> _FileWriter:
         if not (self._upload_dir(upload_id) / "state.json").exists():

@@ -85,6 +85,7 @@ class _State:
     generation: int = 0
     lease_token: str | None = None
     lease_until: float = 0.0
+    updated_at: float = 0.0  # last state write: what the idle-upload sweeper compares
     etag: str = ""
 
     def to_json(self) -> bytes:
@@ -311,6 +312,7 @@ class S3BlobStore:
     def save_state(self, upload_id: str, state: _State, *, create: bool = False) -> None:
         """Write the state if nobody else did since we read it (else UploadBusy)."""
         condition = {"IfNoneMatch": "*"} if create else {"IfMatch": state.etag}
+        state.updated_at = time.time()
         try:
             put = self.client.put_object(
                 Bucket=self.bucket, Key=self._upload_key(upload_id, "state.json"),
@@ -372,7 +374,8 @@ class S3BlobStore:
         state = self._load_state(upload_id)
         if not state.session:
             raise UploadNotFound(f"no upload {upload_id}", detail={"upload": upload_id})
-        return UploadInfo(upload_id, state.size, state.started_at, dict(state.metadata))
+        return UploadInfo(upload_id, state.size, state.started_at, dict(state.metadata),
+                          state.updated_at or None)
 
     def append_upload(self, upload_id: str, offset: int | None = None) -> _S3Writer:
         self._upload_key(upload_id, "state.json")
@@ -408,7 +411,8 @@ class S3BlobStore:
                 continue
             with contextlib.suppress(UploadNotFound):
                 state = self._load_state(upload_id)
-                yield UploadInfo(upload_id, state.size, state.started_at, dict(state.metadata))
+                yield UploadInfo(upload_id, state.size, state.started_at, dict(state.metadata),
+                                 state.updated_at or None)
 
     # -- helpers for _S3Writer -----------------------------------------------------
 

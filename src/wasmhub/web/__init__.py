@@ -46,7 +46,8 @@ _HEADINGS = {
 _FALLBACK_HEADING = _("Something went wrong")
 
 
-def _error_page(request: Request, status: int, detail: str | None) -> Response:
+def error_page(request: Request, status: int, detail: str | None) -> Response:
+    """The UI's HTML error page (also used by the app's boundary checks)."""
     page = Page.of(request)
     heading = page.gettext(_HEADINGS.get(status, _FALLBACK_HEADING))
     if status == 404 and not detail:
@@ -61,19 +62,19 @@ def _error_page(request: Request, status: int, detail: str | None) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     detail = exc.detail if exc.status_code != 404 and exc.detail else None
-    return _error_page(request, exc.status_code, detail)
+    return error_page(request, exc.status_code, detail)
 
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WasmhubError)
     if exc.http_status >= 500:
         log.error("web: %s", exc.message)
-    return _error_page(request, exc.http_status, exc.message)
+    return error_page(request, exc.http_status, exc.message)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("web: unhandled error on %s", request.url.path, exc_info=exc)
-    return _error_page(request, 500, None)
+    return error_page(request, 500, None)
 
 
 def web_routes() -> list[BaseRoute]:

@@ -75,7 +75,9 @@ class Page:
     def lang_url(self, code: str) -> str:
         params = [(k, v) for k, v in self.request.query_params.multi_items() if k != "lang"]
         params.append(("lang", code))
-        return f"{self.request.url.path}?{urlencode(params)}"
+        # One leading slash: "//evil.example/x" would be a link to another host.
+        path = "/" + self.request.url.path.lstrip("/")
+        return f"{quote(path)}?{urlencode(params)}"
 
     def render(
         self, template: str, context: dict[str, Any] | None = None, *, status: int = 200

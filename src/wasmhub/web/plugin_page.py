@@ -1,10 +1,12 @@
 """The plugin page: README, versions, inspector facts, config form, snippets, star.
 
 ``GET /plugins/{namespace}/{name}`` renders the page (``?version=`` picks a tag, default
-the latest). ``POST`` to the same URL validates the config form server-side with
-``jsonschema`` and re-renders the page (or, for htmx, just the config section) with the
-generated pluginConfig JSON or the field errors; the install snippets then carry that
-config. ``POST /stars/{namespace}/{name}`` stars or unstars for the visitor.
+the latest). ``POST`` to the same URL validates the config form server-side (the
+plugin's schema is evaluated by the hub's bounded
+:class:`~wasmhub.config_schema.SchemaEvaluator`, in a thread) and re-renders the page
+(or, for htmx, just the config section) with the generated pluginConfig JSON or the
+field errors; the install snippets then carry that config. ``POST /stars/{namespace}/
+{name}`` stars or unstars for the visitor.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 from wasmhub.catalog.service import CatalogService
 from wasmhub.catalog.snippets import version_snippets
 from wasmhub.catalog.types import PluginDetail, Snippet, VersionDetail
+from wasmhub.config_schema import SchemaEvaluator
 from wasmhub.errors import NotFoundError
 from wasmhub.web import i18n
 from wasmhub.web.context import Page, is_htmx, plugin_url, trusted_html
@@ -61,7 +64,8 @@ def initial_form_data(form: FormField) -> dict[str, list[str]]:
 class ConfigState:
     """The config editor's state: form model, submitted text, resulting JSON and errors."""
 
-    def __init__(self, version: VersionDetail | None) -> None:
+    def __init__(self, evaluator: SchemaEvaluator, version: VersionDetail | None) -> None:
+        self.evaluator = evaluator
         self.schema: Mapping[str, Any] | None = None
         self.problem: str | None = None
         self.form: FormField | None = None
@@ -71,7 +75,7 @@ class ConfigState:
         self.config: Any = version.example_config if version else None
         schema = version.config_schema if version else None
         if schema is not None:
-            self.problem = check_schema(schema)
+            self.problem = check_schema(evaluator, schema)
             if self.problem is None:
                 self.schema = schema
                 example = self.config if isinstance(self.config, Mapping) else None
@@ -84,7 +88,7 @@ class ConfigState:
         self.checked = True
         self.submitted = {k: list(v) for k, v in data.items()}
         config, problems = parse_form(self.form, data)
-        problems += [p for p in validate_config(self.schema, config)
+        problems += [p for p in validate_config(self.evaluator, self.schema, config)
                      if p.name not in {q.name for q in problems}]
         self.config = config
         self.errors = errors_by_name(problems)
@@ -179,10 +183,13 @@ def _version_view(version: VersionDetail | None) -> dict[str, Any] | None:
 async def plugin_page(request: Request) -> Response:
     page = Page.of(request)
     detail, version = await _load(request, page, request.query_params.get("version"))
-    config = ConfigState(version)
+    # The schema is the plugin author's: it is evaluated in worker processes, and the
+    # wait for them (bounded) happens in a thread, never on the event loop.
+    evaluator = request.app.state.hub.schema_evaluator
+    config = await run_in_threadpool(ConfigState, evaluator, version)
     if request.method == "POST":
         form = await request.form(max_fields=MAX_FORM_FIELDS)
-        config.submit(_form_lists(form))
+        await run_in_threadpool(config.submit, _form_lists(form))
         if is_htmx(request):
             context = _page_context(request, page, detail, version, config)
             return page.render("_config_response.html", context)

@@ -9,8 +9,9 @@ This module owns three steps of the plugin page's config editor:
    Values come from the example config first, then the schema's defaults.
 2. :func:`parse_form` reads the submitted form back into a config dict, coercing text to
    the schema's types and reporting what cannot be coerced per field.
-3. :func:`validate_config` validates the dict with ``jsonschema`` and maps each error to
-   the form field it belongs to.
+3. :func:`validate_config` validates the dict against the schema (in the bounded
+   evaluator of :mod:`wasmhub.config_schema`: the schema is untrusted) and maps each
+   error to the form field it belongs to.
 
 Field names are JSON pointers under a ``cfg`` prefix (``cfg/limits/burst``) so any key,
 including ones with dots or slashes, round-trips; ``static/wasmhub.js`` reads the same
@@ -27,8 +28,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from jsonschema import Draft202012Validator, SchemaError, ValidationError
-from jsonschema.validators import validator_for
+from wasmhub.config_schema import SchemaEvaluationError, SchemaEvaluator, SchemaProblem
 
 PREFIX = "cfg"
 _MAX_DEPTH = 8
@@ -333,22 +333,28 @@ def _parse_number(
         else number
 
 
-def validate_config(schema: Mapping[str, Any], config: Any) -> list[FieldError]:
+def validate_config(
+    evaluator: SchemaEvaluator, schema: Mapping[str, Any], config: Any
+) -> list[FieldError]:
     """Every schema violation of ``config``, each tied to the field it concerns.
 
-    "Required" errors point at the missing property's own field, not its parent.
+    The schema is the plugin author's: it is evaluated by ``evaluator`` (worker
+    processes, bounded in time), never here. "Required" errors point at the missing
+    property's own field, not its parent.
     """
-    cls = validator_for(schema, default=Draft202012Validator)
-    validator = cls(schema)
+    try:
+        problems = evaluator.validate(dict(schema), config)
+    except SchemaEvaluationError as exc:
+        return [FieldError(PREFIX, exc.message[:1].upper() + exc.message[1:] + ".")]
     errors: list[FieldError] = []
     seen: set[tuple[str, str]] = set()
-    for error in sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path)):
-        path = [str(p) for p in error.absolute_path]
-        if error.validator == "required" and isinstance(error.validator_value, list):
-            missing = _missing_property(error)
+    for problem in sorted(problems, key=lambda e: [str(p) for p in e.path]):
+        path = [str(p) for p in problem.path]
+        if problem.keyword == "required" and isinstance(problem.keyword_value, list):
+            missing = _missing_property(problem)
             if missing is not None:
                 path = [*path, missing]
-        item = FieldError(pointer_name(_field_path(path)), _message(error))
+        item = FieldError(pointer_name(_field_path(path)), _message(problem))
         if (item.name, item.message) not in seen:
             seen.add((item.name, item.message))
             errors.append(item)
@@ -360,21 +366,21 @@ def _field_path(path: list[str]) -> list[str]:
     return [p for p in path if not p.isdigit()]
 
 
-def _missing_property(error: ValidationError) -> str | None:
-    match = re.match(r"^'(.+)' is a required property$", error.message)
+def _missing_property(problem: SchemaProblem) -> str | None:
+    match = re.match(r"^'(.+)' is a required property$", problem.message)
     return match.group(1) if match else None
 
 
-def _message(error: ValidationError) -> str:
-    if error.validator == "required":
+def _message(problem: SchemaProblem) -> str:
+    if problem.keyword == "required":
         return "This field is required."
-    if error.validator == "enum":
-        choices = error.validator_value if isinstance(error.validator_value, list) else []
+    if problem.keyword == "enum":
+        choices = problem.keyword_value if isinstance(problem.keyword_value, list) else []
         return "Choose one of: " + ", ".join(_scalar_text(v) for v in choices) + "."
-    if error.validator == "additionalProperties":
-        return error.message
-    return error.message[:1].upper() + error.message[1:] + ("" if error.message.endswith(".")
-                                                            else ".")
+    message = problem.message
+    if problem.keyword == "additionalProperties":
+        return message
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
 def errors_by_name(errors: Iterable[FieldError]) -> dict[str, list[str]]:
@@ -384,13 +390,11 @@ def errors_by_name(errors: Iterable[FieldError]) -> dict[str, list[str]]:
     return grouped
 
 
-def check_schema(schema: Any) -> str | None:
+def check_schema(evaluator: SchemaEvaluator, schema: Any) -> str | None:
     """None when ``schema`` is a usable JSON Schema, else why not (shown instead of a form)."""
     if not isinstance(schema, Mapping):
         return "The config schema is not a JSON object."
-    cls = validator_for(schema, default=Draft202012Validator)
     try:
-        cls.check_schema(dict(schema))
-    except SchemaError as exc:
-        return f"The config schema is not valid JSON Schema: {exc.message}"
-    return None
+        return evaluator.check_schema(dict(schema))
+    except SchemaEvaluationError as exc:
+        return exc.message[:1].upper() + exc.message[1:] + "."
