@@ -30,6 +30,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "wasmhub.cli.build",
     "wasmhub.cli.runtime",
     "wasmhub.cli.catalog",
+    "wasmhub.cli.signing",
+    "wasmhub.cli.trust",
 )
 
 for _name in COMMAND_MODULES:

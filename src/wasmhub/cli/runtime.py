@@ -26,6 +26,25 @@ def _config_text(value: str | None) -> bytes:
     return value.encode()
 
 
+def _trusted_registry_resolver() -> None:
+    """Registry references of ``run``/``test`` go through the pull path's trust check:
+    verified when the namespace's policy requires signatures, and fetched by that digest."""
+    from wasmhub.runtime.resolve import set_registry_resolver
+
+    def resolve(text: str) -> bytes:
+        from wasmhub.cli.artifacts import _fetch_plugin, parse_ref
+        from wasmhub.cli.trust_checks import verified_digest
+        from wasmhub.client.registry import RegistryClient
+
+        ref = parse_ref(text)
+        with RegistryClient(ref.registry) as client:
+            digest, _report = verified_digest(client, ref)
+            plugin, _ = _fetch_plugin(client, ref.with_digest(digest), None)
+        return plugin.module
+
+    set_registry_resolver(resolve)
+
+
 def _pairs(values: list[str], flag: str, sep: str) -> list[tuple[str, str]]:
     pairs = []
     for item in values:
@@ -69,6 +88,7 @@ def run(
 
     if body is not None and body_file is not None:
         fail("give --body or --body-file, not both", code=2)
+    _trusted_registry_resolver()
     data = b""
     if body_file is not None:
         try:
@@ -148,6 +168,7 @@ def test(
     """Run a filter's declarative test file; exit 1 if any case fails."""
     from wasmhub.runtime.harness import Harness
 
+    _trusted_registry_resolver()
     try:
         harness = Harness.from_file(file, module=module)
     except WasmhubError as exc:
