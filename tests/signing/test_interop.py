@@ -119,9 +119,9 @@ def _istio_fetch(base: str, repository: str, tag: str) -> tuple[bytes, str]:
         raise AssertionError("no plugin.wasm")
 
     media = manifest.get("mediaType") or response.headers["content-type"]
-    if media == "application/vnd.docker.distribution.manifest.v2+json":
-        module = from_tar(blob(layers[-1]["digest"]))
-    elif layers[-1]["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip":
+    docker = media == "application/vnd.docker.distribution.manifest.v2+json"  # 1. docker
+    compat = layers[-1]["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"  # 2.
+    if docker or compat:
         module = from_tar(blob(layers[-1]["digest"]))
     else:
         assert len(layers) == 2
