@@ -1,8 +1,9 @@
-"""Every bad input of issue 14, refused through the CLI with the reason named.
+"""Every bad input of issue 14, refused through the CLI and the deploy path, reason named.
 
 Each case signs with the cosign tag only (or the referrer only), tampers with what the
-registry holds, and checks ``wasmhub verify`` exits 1 naming why. Expired and revoked
-keys are in test_trust_hub.py (they are the hub's keys).
+registry holds, and checks ``wasmhub verify`` exits 1 naming why and ``ensure_trusted``
+(a required-for-deploy policy) refuses it. Expired and revoked keys are in
+test_trust_hub.py (they are the hub's keys).
 """
 
 from __future__ import annotations
@@ -20,13 +21,41 @@ from tests.client.fixtures import proxy_wasm_module
 from tests.signing import tamper
 from tests.signing.conftest import ServedHub, generate_key, publish, sign
 from wasmhub.client.registry import RegistryClient
+from wasmhub.oci.reference import Reference
+from wasmhub.signing.errors import UntrustedPlugin
+from wasmhub.signing.keystore import KeyStore
+from wasmhub.signing.policy import Policy, Purpose, TrustMode, ensure_trusted
+from wasmhub.signing.remote import ClientReader
+from wasmhub.signing.verify import TrustedKey
+
+
+def _deploy_gate_refuses(ref: str, keys: tuple[str, ...]) -> str:
+    """The deploy path (``ensure_trusted``, required-for-deploy) refuses it too."""
+    reference = Reference.parse(ref)
+    store = KeyStore()
+    trusted = [TrustedKey(store.resolve_public(k), k, "acme") for k in keys]
+    policy = Policy("acme", TrustMode.REQUIRED_FOR_DEPLOY, "namespace")
+    with RegistryClient(reference.registry) as client:
+        digest = reference.digest
+        if digest is None:
+            descriptor = client.head_manifest(reference.repository, reference.reference)
+            assert descriptor is not None
+            digest = descriptor.digest
+        with pytest.raises(UntrustedPlugin) as refused:
+            ensure_trusted(reference, digest, policy, trusted, ClientReader(client),
+                           Purpose.DEPLOY)
+    return refused.value.message
 
 
 def _refused(ref: str, *keys: str) -> str:
+    """Why ``wasmhub verify`` refuses it (exit 1); the deploy gate must refuse it as well."""
     args = [a for k in keys for a in ("--key", k)]
     result = run("verify", ref, *args)
     assert result.exit_code == 1, result.stdout + result.stderr
-    return one_line_error(result)
+    message = one_line_error(result)
+    deploy = _deploy_gate_refuses(ref, keys)
+    assert "required-for-deploy trust policy of namespace 'acme'" in deploy
+    return message
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from wasmhub.client.registry import RegistryClient
 from wasmhub.oci.reference import Reference
 from wasmhub.signing.errors import UntrustedPlugin
 from wasmhub.signing.models import TrustKeyRow
-from wasmhub.signing.policy import Purpose, TrustMode, ensure_trusted
+from wasmhub.signing.policy import Policy, Purpose, TrustMode, ensure_trusted
 from wasmhub.signing.remote import ClientReader
 
 
@@ -89,12 +89,20 @@ def test_verify_org_uses_the_hubs_keys_and_refuses_revoked_and_expired(
     assert expired.exit_code == 1
     assert "key acme/release" in one_line_error(expired)
     assert "expired on" in one_line_error(expired)
+    deploy = Policy("acme", TrustMode.REQUIRED_FOR_DEPLOY, "namespace")
+    with RegistryClient(served.host) as client, pytest.raises(UntrustedPlugin, match="expired"):
+        ensure_trusted(Reference.parse(plugin.ref), plugin.digest, deploy,
+                       served.trust.trusted_keys("acme"), ClientReader(client), Purpose.DEPLOY)
 
     with served.hub.database.session() as session:
         session.execute(update(TrustKeyRow).values(expires_at=None))
     admin(served, "key", "revoke", "acme", "release", "--reason", "laptop stolen")
     revoked = one_line_error(run("verify", plugin.ref, "--org", "acme"))
     assert "was revoked on" in revoked and "laptop stolen" in revoked
+    with RegistryClient(served.host) as client, \
+            pytest.raises(UntrustedPlugin, match=r"revoked on .*laptop stolen"):
+        ensure_trusted(Reference.parse(plugin.ref), plugin.digest, deploy,
+                       served.trust.trusted_keys("acme"), ClientReader(client), Purpose.DEPLOY)
     keys = httpx.get(f"{served.url}/api/v1/namespaces/acme/keys").json()
     assert keys[0]["status"] == "revoked" and keys[0]["revoked_reason"] == "laptop stolen"
 
@@ -119,6 +127,14 @@ def test_required_for_pull_refuses_unsigned_pulls_and_runs(served: ServedHub,
     assert ran.exit_code == 1 and "required-for-pull" in one_line_error(ran)
     ok = run("run", signed.ref, "--config", "{}", "--json")
     assert ok.exit_code == 0, ok.stderr
+    for ref, code in ((unsigned.ref, 1), (signed.ref, 0)):
+        spec = tmp_path / "tests.yaml"
+        spec.write_text(f"module: {ref}\nplugin_config: {{}}\ncases:\n  - name: passes\n"
+                        "    request: {method: GET, path: /}\n    expect: {status: 200}\n")
+        tested = run("test", str(spec))
+        assert tested.exit_code == code, tested.stdout + tested.stderr
+        if code:
+            assert "required-for-pull" in tested.stdout + tested.stderr
     # Other namespaces are not affected (built-in default: optional).
     elsewhere = publish(served.host, tmp_path, namespace="other")
     assert run("pull", elsewhere.ref, "-o", str(tmp_path / "e.wasm")).exit_code == 0

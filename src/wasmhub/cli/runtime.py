@@ -12,6 +12,7 @@ from rich.table import Table
 
 from wasmhub.cli.console import fail, out
 from wasmhub.errors import WasmhubError
+from wasmhub.signing.errors import VerificationFailed
 
 
 def _config_text(value: str | None) -> bytes:
@@ -171,6 +172,8 @@ def test(
     _trusted_registry_resolver()
     try:
         harness = Harness.from_file(file, module=module)
+    except VerificationFailed as exc:  # refused by a trust policy: a failed check
+        fail(exc.message, code=1)
     except WasmhubError as exc:
         fail(exc.message, code=2)
     suite = harness.run()

@@ -75,9 +75,11 @@ class Expected:
                 return (f"the payload's docker-reference is {docker_reference!r}, "
                         f"not {wanted!r}: it was signed for another repository")
             return None
-        path = docker_reference.split("/", 1)[1] if "/" in docker_reference and (
-            "." in docker_reference.split("/", 1)[0] or ":" in docker_reference.split("/", 1)[0]
-            or docker_reference.split("/", 1)[0] == "localhost") else docker_reference
+        # Docker's rule: the first component is a host if it has a dot, a port or is
+        # localhost; without one the whole reference is the repository path.
+        first, _, rest = docker_reference.partition("/")
+        has_host = bool(rest) and ("." in first or ":" in first or first == "localhost")
+        path = rest if has_host else docker_reference
         if path != self.repository:
             return (f"the payload's docker-reference is {docker_reference!r}, which names "
                     f"repository {path!r}, not {self.repository!r}")
