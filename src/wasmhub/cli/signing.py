@@ -95,14 +95,14 @@ def sign(
         out.print(f"referrer:   {result.referrer}")
 
 
-def _keys_for(ref_registry: str, key: list[str] | None, org: str | None, hub: str | None,
+def _keys_for(registry_url: str, key: list[str] | None, org: str | None, hub: str | None,
               insecure: bool) -> list[TrustedKey]:
     if key and org:
         raise ConfigError("give --key or --org, not both")
     if key:
         return local_keys(key)
     if org:
-        return org_keys(ref_registry, org, hub, insecure)
+        return org_keys(registry_url, org, hub, insecure)
     raise ConfigError("name the keys to trust: --key K (repeatable) or --org ORG")
 
 
@@ -130,8 +130,8 @@ def verify(
 ) -> None:
     """Verify a plugin's signatures with your keys or its organization's trusted keys."""
     ref = parse_ref(reference)
-    keys = _keys_for(ref.registry, key, org, hub, insecure)
     with RegistryClient(ref.registry, insecure=insecure) as client:
+        keys = _keys_for(client.base_url, key, org, hub, insecure)
         digest = resolve_digest(client, ref)
         report = verify_manifest(ClientReader(client),
                                  Expected(digest, ref.repository, ref.registry), keys)
@@ -184,8 +184,8 @@ def attestations(
 ) -> None:
     """List a plugin's attestations and verify each (exit 1 if one does not verify)."""
     ref = parse_ref(reference)
-    keys = _keys_for(ref.registry, key, org, hub, insecure)
     with RegistryClient(ref.registry, insecure=insecure) as client:
+        keys = _keys_for(client.base_url, key, org, hub, insecure)
         digest = resolve_digest(client, ref)
         report = verify_manifest(ClientReader(client),
                                  Expected(digest, ref.repository, ref.registry), keys)

@@ -69,24 +69,26 @@ def local_keys(names: list[str]) -> list[TrustedKey]:
     return [TrustedKey(store.resolve_public(name), name) for name in names]
 
 
-def hub_trust(registry: str, namespace: str, hub_url: str | None,
+def hub_trust(registry_url: str, namespace: str, hub_url: str | None,
               insecure: bool) -> tuple[Policy, list[TrustedKey]] | None:
-    """The namespace's policy and keys from the hub (by default: the registry itself), or
-    None when that server is a plain registry without trust settings."""
-    with HubClient(hub_url or registry, insecure=insecure) as hub:
+    """The namespace's policy and keys from the hub (by default the registry itself, at the
+    URL its client settled on), or None when it is a plain registry without trust API."""
+    with HubClient(hub_url or registry_url, insecure=insecure) as hub:
         data = hub.trust(namespace)
     if data is None:
         return None
     return policy_from_json(dict(data["policy"])), keys_from_json(list(data.get("keys") or []))
 
 
-def org_keys(registry: str, org: str, hub_url: str | None, insecure: bool) -> list[TrustedKey]:
-    trust = hub_trust(registry, org, hub_url, insecure)
+def org_keys(registry_url: str, org: str, hub_url: str | None,
+             insecure: bool) -> list[TrustedKey]:
+    trust = hub_trust(registry_url, org, hub_url, insecure)
     if trust is None:
-        raise NotFoundError(f"{hub_url or registry} has no trust settings (not a wasmhub?); "
-                            "verify with --key instead")
+        raise NotFoundError(f"{hub_url or registry_url} has no trust settings (not a "
+                            "wasmhub?); verify with --key instead")
     if not trust[1]:
-        raise NotFoundError(f"namespace {org} has registered no keys on {hub_url or registry}")
+        raise NotFoundError(f"namespace {org} has registered no keys on "
+                            f"{hub_url or registry_url}")
     return trust[1]
 
 
@@ -94,8 +96,8 @@ def resolve_digest(client: RegistryClient, ref: Reference) -> str:
     if ref.digest:
         return ref.digest
     descriptor = client.head_manifest(ref.repository, ref.reference)
-    if descriptor is None:
-        raise NotFoundError(f"{ref} does not exist")
+    if descriptor is None:  # a GET makes the registry say why, in its own words
+        return client.get_manifest(ref.repository, ref.reference).digest
     return descriptor.digest
 
 
@@ -116,7 +118,7 @@ def verified_digest(client: RegistryClient, ref: Reference, *, verify: bool = Fa
         return digest, verify_with(client, ref, digest, local_keys(keys))
     # Fails closed: a wasmhub whose trust API errors stops the pull; a plain registry
     # (no such API) has no policy.
-    trust = hub_trust(ref.registry, namespace_of(ref), hub_url, insecure)
+    trust = hub_trust(client.base_url, namespace_of(ref), hub_url, insecure)
     if verify:
         if trust is None or not trust[1]:
             raise ConfigError(f"--verify needs keys: {ref.registry} has no trusted keys for "

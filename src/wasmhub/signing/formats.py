@@ -26,6 +26,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
 from wasmhub.oci.digest import sha256_digest
 from wasmhub.oci.media_types import MediaType
 
@@ -100,8 +102,6 @@ def decode_signature(text: str) -> bytes:
         raw = base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("the signature annotation is not base64") from None
-    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
     try:
         decode_dss_signature(raw)
     except ValueError:

@@ -24,12 +24,11 @@ from wasmhub.events import Event, ManifestDeleted, ManifestPushed
 from wasmhub.oci.digest import sha256_digest
 from wasmhub.signing.formats import SIGNATURE_ARTIFACT_TYPE
 from wasmhub.signing.models import VerifiedSignatureRow, utcnow
-from wasmhub.signing.remote import Report, verify_manifest
-from wasmhub.signing.verify import Expected
 
 if TYPE_CHECKING:
     from wasmhub.hub import Hub
     from wasmhub.registry.service import RegistryService
+    from wasmhub.signing.remote import Report
 
 log = logging.getLogger(__name__)
 COSIGN_TAG_RE = re.compile(r"^(sha256)-([0-9a-f]{64})\.sig$")
@@ -118,7 +117,12 @@ class SignatureIndex:
     def report(self, repository: str, digest: str) -> Report:
         """Every signature and attestation of ``repository@digest``, verified against the
         namespace's keys (revoked and expired ones are reported as such)."""
+        # Imported here: the catalog imports this module at start-up, and the verification
+        # path pulls in httpx (through wasmhub.client), ~0.4 s of a worker's start on a
+        # loaded machine, where uvicorn's supervisor kills slow workers.
+        from wasmhub.signing.remote import verify_manifest
         from wasmhub.signing.trust import TrustService
+        from wasmhub.signing.verify import Expected
 
         keys = TrustService(self.hub).trusted_keys(namespace_of(repository))
         return verify_manifest(ServiceReader(self.registry), Expected(digest, repository), keys)

@@ -17,14 +17,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wasmhub.errors import InputError
 from wasmhub.oci.reference import Reference
 from wasmhub.signing.errors import UntrustedPlugin, VerificationFailed
 from wasmhub.signing.keys import PublicKey
-from wasmhub.signing.remote import RegistryReader, Report, require_signature, verify_manifest
 from wasmhub.signing.verify import Expected, TrustedKey
+
+if TYPE_CHECKING:  # remote pulls in httpx; the hub imports this module at start-up
+    from wasmhub.signing.remote import RegistryReader, Report
 
 
 class TrustMode(StrEnum):
@@ -95,6 +97,8 @@ def ensure_trusted(ref: Reference, digest: str, policy: Policy, keys: Sequence[T
     if not keys:
         raise UntrustedPlugin(f"{what} is refused by {rule}: the namespace has no trusted "
                               "keys registered")
+    from wasmhub.signing.remote import require_signature, verify_manifest
+
     expected = Expected(digest, ref.repository)
     try:
         report = verify_manifest(reader, expected, keys)

@@ -29,6 +29,7 @@ from wasmhub.signing.formats import (
     ATTESTATION_KIND_ANNOTATION,
     DSSE_ENVELOPE,
     EMPTY_CONFIG,
+    IN_TOTO_PAYLOAD,
     KEY_ID_ANNOTATION,
     PREDICATE_TYPE_ANNOTATION,
     SIGNATURE_ANNOTATION,
@@ -354,9 +355,7 @@ def _append_to_cosign_tag(client: RegistryClient, repository: str, digest: str,
     except RegistryError as exc:
         if exc.status != 404:
             raise
-    new = layer.descriptor()
-    new.pop("annotations", None)
-    new["annotations"] = {SIGNATURE_ANNOTATION: layer.annotations[SIGNATURE_ANNOTATION]}
+    new = layer.descriptor()  # carries only the signature annotation
     if new not in layers:
         layers.append(new)
     client.upload_blob(repository, layer.data, layer.digest)
@@ -387,8 +386,6 @@ def attest_image(client: RegistryClient, ref: Reference, key: SigningKey, kind: 
     subject = _subject(client, ref)
     digest = str(subject["digest"])
     body = statement(f"{ref.registry}/{ref.repository}", digest, predicate_type, predicate)
-    from wasmhub.signing.formats import IN_TOTO_PAYLOAD
-
     signature = key.sign(pae(IN_TOTO_PAYLOAD, body))
     envelope = dsse_envelope(body, signature, key.public.key_id)
     layer = Layer(DSSE_ENVELOPE, envelope, {PREDICATE_TYPE_ANNOTATION: predicate_type})

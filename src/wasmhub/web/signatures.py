@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wasmhub.errors import WasmhubError
+from wasmhub.signing.errors import NothingToSign
 from wasmhub.signing.index import SignatureIndex, namespace_of
+from wasmhub.signing.remote import Report
 from wasmhub.signing.trust import TrustService
 
 if TYPE_CHECKING:
@@ -21,8 +23,11 @@ if TYPE_CHECKING:
 def signatures_view(hub: Hub, repository: str, digest: str) -> dict[str, Any]:
     namespace = namespace_of(repository)
     try:
-        report = SignatureIndex(hub).report(repository, digest)
         policy = TrustService(hub).policy(namespace)
+        try:
+            report = SignatureIndex(hub).report(repository, digest)
+        except NothingToSign:  # catalogued, but the manifest is not (or no longer) stored
+            report = Report(repository, digest)
     except WasmhubError as exc:
         return {"error": exc.message, "namespace": namespace}
     return {
