@@ -133,11 +133,13 @@ class Hub:
         """
         # Imported here: those packages import Hub for their own type hints.
         from wasmhub.catalog.indexer import CatalogIndexer
+        from wasmhub.signing.index import SignatureIndex
         from wasmhub.wasm.registry_hook import make_plugin_validator
 
         self.events.subscribe(make_plugin_validator(self.read_plugin_blob, self.analyser),
                               veto=True)
         self.events.subscribe(CatalogIndexer(self, downloads=self._download_buffer()))
+        self.events.subscribe(SignatureIndex(self))
         _ = self.importer  # built now, before requests race to build it
 
     def _download_buffer(self) -> DownloadBuffer | None:

@@ -163,7 +163,8 @@ def test_categories_and_facets(client: TestClient, seeded: CatalogService) -> No
     ]
     facets = client.get("/api/v1/facets", params={"q": "token"}).json()
     assert facets["namespace"] == [{"value": "acme", "count": 2}]
-    assert set(facets) == {"category", "abi", "filter_type", "platform", "namespace"}
+    assert set(facets) == {"category", "abi", "filter_type", "platform", "namespace", "signed"}
+    assert facets["signed"] == []  # nothing is signed here
 
 
 @pytest.mark.parametrize(("method", "path", "status"), [

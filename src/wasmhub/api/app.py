@@ -10,6 +10,7 @@ from wasmhub import __version__
 from wasmhub.api.docs import install_docs
 from wasmhub.api.problems import install_problem_handlers
 from wasmhub.api.routes import router
+from wasmhub.api.trust_routes import trust_router
 from wasmhub.catalog.service import CatalogService
 
 if TYPE_CHECKING:
@@ -34,6 +35,9 @@ def create_api(hub: Hub, catalog: CatalogService | None = None) -> FastAPI:
     api.state.hub = hub
     api.state.catalog = catalog or CatalogService(hub)
     install_problem_handlers(api)
+    # Before ``router``: its ``/plugins/{namespace}/{name:path}`` would match the
+    # signatures path of a version first.
+    api.include_router(trust_router)
     api.include_router(router)
     install_docs(api)
     return api

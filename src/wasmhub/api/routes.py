@@ -42,6 +42,9 @@ Namespace = Annotated[str, Path(max_length=128, pattern=NAMESPACE_RE)]
 Name = Annotated[str, Path(max_length=255, pattern=NAME_RE)]
 Tag = Annotated[str, Path(max_length=128, pattern=TAG_RE)]
 FilterValue = Annotated[str | None, Query(max_length=128, pattern=NO_NUL)]
+SignedFilter = Annotated[str | None, Query(
+    pattern=r"^yes$", description="`yes`: only plugins whose latest version is signed by a "
+    "trusted key of its namespace.")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such plugin or version (problem+json)"}
 }
@@ -102,13 +105,14 @@ def list_plugins(
     filter_type: FilterValue = None,
     platform: FilterValue = None,
     namespace: FilterValue = None,
+    signed: SignedFilter = None,
     sort: SortOrder = SortOrder.RELEVANCE,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,
 ) -> Response:
     result = service.search(SearchQuery(
         q=q, category=category, abi=abi, filter_type=filter_type, platform=platform,
-        namespace=namespace, sort=sort, page=page, per_page=per_page,
+        namespace=namespace, signed=signed, sort=sort, page=page, per_page=per_page,
     ))
     payload = PluginList(
         items=[PluginSummaryOut.of(p) for p in result.items], total=result.total,
@@ -157,10 +161,11 @@ def get_facets(
     filter_type: FilterValue = None,
     platform: FilterValue = None,
     namespace: FilterValue = None,
+    signed: SignedFilter = None,
 ) -> Response:
     counts = service.facets(SearchQuery(
         q=q, category=category, abi=abi, filter_type=filter_type, platform=platform,
-        namespace=namespace,
+        namespace=namespace, signed=signed,
     ))
     payload = Facets(**{
         kind.value: [FacetCountOut.of(c) for c in counts.get(kind, [])] for kind in FacetKind

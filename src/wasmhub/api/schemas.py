@@ -75,10 +75,15 @@ class VersionSummaryOut(BaseModel):
     deprecation_reason: str | None
     yanked: bool
     yank_reason: str | None
+    signed_by: list[str] = Field(
+        default_factory=list,
+        description="Keys of the namespace whose signature of this digest verifies.")
 
     @classmethod
     def of(cls, v: VersionSummary) -> VersionSummaryOut:
-        return cls(**{name: getattr(v, name) for name in cls.model_fields})
+        data = {name: getattr(v, name) for name in cls.model_fields}
+        data["signed_by"] = list(v.signed_by)
+        return cls(**data)
 
 
 class PluginDetailOut(PluginSummaryOut):
@@ -203,6 +208,7 @@ class Facets(BaseModel):
     filter_type: list[FacetCountOut]
     platform: list[FacetCountOut]
     namespace: list[FacetCountOut]
+    signed: list[FacetCountOut]
 
 
 class StarState(BaseModel):

@@ -61,6 +61,7 @@ from wasmhub.catalog.types import (
     VersionSummary,
 )
 from wasmhub.errors import InputError, NotFoundError
+from wasmhub.signing.index import signed_by
 
 if TYPE_CHECKING:
     from wasmhub.hub import Hub
@@ -88,7 +89,8 @@ def summary_of(plugin: CatalogPlugin) -> PluginSummary:
     )
 
 
-def version_summary_of(version: CatalogVersion) -> VersionSummary:
+def version_summary_of(version: CatalogVersion,
+                       signed: dict[str, list[str]] | None = None) -> VersionSummary:
     return VersionSummary(
         tag=version.tag,
         digest=version.digest,
@@ -101,6 +103,7 @@ def version_summary_of(version: CatalogVersion) -> VersionSummary:
         deprecation_reason=version.deprecation_reason,
         yanked=version.yanked,
         yank_reason=version.yank_reason,
+        signed_by=tuple((signed or {}).get(version.digest, ())),
     )
 
 
@@ -154,6 +157,7 @@ class CatalogService:
             plugin = self._plugin(session, namespace, name)
             versions = _newest_first(list(plugin.versions))
             latest = next((v for v in versions if v.tag == plugin.latest_version), None)
+            signed = signed_by(session, plugin.repository)
             starred = bool(user) and session.get(CatalogStar, (plugin.id, user)) is not None
             return PluginDetail(
                 summary=summary_of(plugin),
@@ -165,14 +169,15 @@ class CatalogService:
                     render_markdown(latest.readme_en) if latest else "",
                     render_markdown(latest.readme_zh) if latest else "",
                 ),
-                versions=tuple(version_summary_of(v) for v in versions),
+                versions=tuple(version_summary_of(v, signed) for v in versions),
                 starred_by_user=starred,
             )
 
     def list_versions(self, namespace: str, name: str) -> list[VersionSummary]:
         with self._session() as session:
             plugin = self._plugin(session, namespace, name)
-            return [version_summary_of(v) for v in _newest_first(list(plugin.versions))]
+            signed = signed_by(session, plugin.repository)
+            return [version_summary_of(v, signed) for v in _newest_first(list(plugin.versions))]
 
     def get_version(self, namespace: str, name: str, tag: str) -> VersionDetail:
         with self._session() as session:
@@ -181,7 +186,8 @@ class CatalogService:
             return VersionDetail(
                 namespace=plugin.namespace,
                 name=plugin.name,
-                version=version_summary_of(version),
+                version=version_summary_of(
+                    version, signed_by(session, plugin.repository, [version.digest])),
                 media_type=version.media_type,
                 display_name=Localized(
                     version.display_name_en or plugin.display_name_en, version.display_name_zh
@@ -313,6 +319,13 @@ class CatalogService:
     def count_download(self, repository: str, digest: str, reference: str) -> bool:
         with self._session() as session:
             return store.count_download(session, repository, digest, reference)
+
+    def refresh_plugin(self, repository: str) -> None:
+        """Recompute a plugin's facets (e.g. ``signed``) after its signatures changed."""
+        with self._session() as session:
+            plugin = store.plugin_for_repository(session, repository, create=False)
+            if plugin is not None:
+                store.refresh_plugin(session, plugin)
 
     def indexed_tags(self) -> dict[str, dict[str, str]]:
         """repository → {tag: digest} for everything in the index (reindex compares)."""

@@ -29,6 +29,7 @@ from wasmhub.catalog.readme import plain_text
 from wasmhub.catalog.search import forget_plugin_text, sync_plugin_text
 from wasmhub.catalog.types import FacetKind, VersionRecord
 from wasmhub.registry.db_ops import insert_for, tag_digest
+from wasmhub.signing.index import signed_by
 
 DEFAULT_NAMESPACE = "library"
 _SEMVER_RE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
@@ -207,6 +208,12 @@ def refresh_plugin(session: Session, plugin: CatalogPlugin) -> None:
     sync_plugin_text(session, plugin)
 
 
+def plugin_latest_digest(session: Session, plugin: CatalogPlugin) -> str:
+    digest = session.scalar(select(CatalogVersion.digest).where(
+        CatalogVersion.plugin_id == plugin.id, CatalogVersion.tag == plugin.latest_version))
+    return digest or ""
+
+
 def _write_facets(session: Session, plugin: CatalogPlugin) -> None:
     values: set[tuple[str, str]] = {(FacetKind.NAMESPACE.value, plugin.namespace)}
     if plugin.category:
@@ -215,6 +222,8 @@ def _write_facets(session: Session, plugin: CatalogPlugin) -> None:
         values.add((FacetKind.ABI.value, plugin.abi_version))
     values.update((FacetKind.FILTER_TYPE.value, v) for v in plugin.filter_types)
     values.update((FacetKind.PLATFORM.value, v) for v in plugin.platforms)
+    if signed_by(session, plugin.repository, [plugin_latest_digest(session, plugin)]):
+        values.add((FacetKind.SIGNED.value, "yes"))
     session.execute(delete(CatalogFacet).where(CatalogFacet.plugin_id == plugin.id))
     session.add_all(
         CatalogFacet(plugin_id=plugin.id, kind=kind, value=value[:128])

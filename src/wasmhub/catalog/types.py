@@ -27,6 +27,7 @@ class FacetKind(StrEnum):
     FILTER_TYPE = "filter_type"
     PLATFORM = "platform"
     NAMESPACE = "namespace"
+    SIGNED = "signed"  # value "yes": the latest version has a signature by a namespace key
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class SearchQuery:
     filter_type: str | None = None
     platform: str | None = None
     namespace: str | None = None
+    signed: str | None = None
     sort: SortOrder = SortOrder.RELEVANCE
     page: int = 1
     per_page: int = 20
@@ -91,6 +93,7 @@ class SearchQuery:
             FacetKind.FILTER_TYPE: self.filter_type,
             FacetKind.PLATFORM: self.platform,
             FacetKind.NAMESPACE: self.namespace,
+            FacetKind.SIGNED: self.signed,
         }
         return {kind: value for kind, value in chosen.items() if value}
 
@@ -130,6 +133,7 @@ class VersionSummary:
     deprecation_reason: str | None
     yanked: bool
     yank_reason: str | None
+    signed_by: tuple[str, ...] = ()  # names of namespace keys with a verified signature
 
 
 @dataclass(frozen=True)

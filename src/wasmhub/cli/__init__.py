@@ -31,6 +31,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "wasmhub.cli.runtime",
     "wasmhub.cli.catalog",
     "wasmhub.cli.deploy",
+    "wasmhub.cli.signing",
+    "wasmhub.cli.trust",
 )
 
 for _name in COMMAND_MODULES:

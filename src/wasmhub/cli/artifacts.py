@@ -282,14 +282,25 @@ def pull(
         "--output", "-o", help="Module file to write (default <name>.wasm).")] = None,
     all_files: Annotated[bool, typer.Option(
         "--all", help="Also write plugin.yaml, READMEs and the icon next to it.")] = False,
+    verify: Annotated[bool, typer.Option(
+        "--verify", help="Refuse it unless a signature verifies (with --key, else the "
+        "hub's trusted keys of its namespace).")] = False,
+    key: Annotated[list[str] | None, typer.Option(
+        "--key", "-k", help="Public key for --verify (store name or PEM); repeatable.")
+    ] = None,
     insecure: InsecureOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Download a plugin image and write its Wasm module."""
+    """Download a plugin image and write its Wasm module (verified first when asked or when
+    the namespace's trust policy requires it)."""
+    from wasmhub.cli.trust_checks import verified_digest
+
     ref = parse_ref(reference)
     with RegistryClient(ref.registry, insecure=insecure) as client, \
             transfer_progress(not as_json) as progress:
-        plugin, digest = _fetch_plugin(client, ref, progress)
+        checked, report = verified_digest(client, ref, verify=verify or bool(key), keys=key,
+                                          insecure=insecure)
+        plugin, digest = _fetch_plugin(client, ref.with_digest(checked), progress)
     target = output or Path(f"{ref.name}.wasm")
     if target.is_dir():
         target = target / f"{ref.name}.wasm"
@@ -313,11 +324,14 @@ def pull(
 
     data = {"reference": str(ref), "digest": digest, "layout": str(plugin.layout),
             "module": str(target), "module_digest": "sha256:" + sha256(plugin.module).hexdigest(),
-            "size": len(plugin.module), "files": written}
+            "size": len(plugin.module), "files": written,
+            "signed_by": [v.key.label for v in report.signatures] if report else None}
     if as_json:
         emit_json(data)
         return
     out.print(f"pulled {ref}@{digest} ({plugin.layout})")
+    if report is not None:
+        out.print("verified: signed by " + ", ".join(v.key.label for v in report.signatures))
     for path in written:
         out.print(f"wrote {path}")
 

@@ -31,21 +31,23 @@ def reindex(
 ) -> None:
     """Rebuild the catalog from the registry's stored manifests (blobs are the truth)."""
     from wasmhub.catalog.indexer import CatalogIndexer
+    from wasmhub.signing.index import SignatureIndex
 
     hub = _open_hub(config)
     try:
         report = CatalogIndexer(hub).reindex()
+        signed = SignatureIndex(hub).reindex()
     except WasmhubError as exc:
         fail(exc.message, code=1)
     finally:
         hub.close()
     if as_json:
-        out.print_json(json.dumps(report.__dict__))
+        out.print_json(json.dumps({**report.__dict__, "signature_subjects": signed}))
     else:
         out.print(
             f"reindexed {report.versions} plugin versions in {report.repositories} "
             f"repositories ({report.skipped} non-plugin tags, {report.removed} stale entries "
-            "removed)"
+            f"removed); re-verified the signatures of {signed} manifests"
         )
         for problem in report.errors:
             err.print(f"[yellow]skipped[/] {problem}")

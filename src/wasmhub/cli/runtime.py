@@ -12,6 +12,7 @@ from rich.table import Table
 
 from wasmhub.cli.console import fail, out
 from wasmhub.errors import WasmhubError
+from wasmhub.signing.errors import VerificationFailed
 
 
 def _config_text(value: str | None) -> bytes:
@@ -24,6 +25,25 @@ def _config_text(value: str | None) -> bytes:
         except OSError as exc:
             fail(f"cannot read plugin config {path}: {exc.strerror}", code=2)
     return value.encode()
+
+
+def _trusted_registry_resolver() -> None:
+    """Registry references of ``run``/``test`` go through the pull path's trust check:
+    verified when the namespace's policy requires signatures, and fetched by that digest."""
+    from wasmhub.runtime.resolve import set_registry_resolver
+
+    def resolve(text: str) -> bytes:
+        from wasmhub.cli.artifacts import _fetch_plugin, parse_ref
+        from wasmhub.cli.trust_checks import verified_digest
+        from wasmhub.client.registry import RegistryClient
+
+        ref = parse_ref(text)
+        with RegistryClient(ref.registry) as client:
+            digest, _report = verified_digest(client, ref)
+            plugin, _ = _fetch_plugin(client, ref.with_digest(digest), None)
+        return plugin.module
+
+    set_registry_resolver(resolve)
 
 
 def _pairs(values: list[str], flag: str, sep: str) -> list[tuple[str, str]]:
@@ -70,6 +90,7 @@ def run(
 
     if body is not None and body_file is not None:
         fail("give --body or --body-file, not both", code=2)
+    _trusted_registry_resolver()
     data = b""
     if body_file is not None:
         try:
@@ -152,8 +173,11 @@ def test(
     """Run a filter's declarative test file; exit 1 if any case fails."""
     from wasmhub.runtime.harness import Harness
 
+    _trusted_registry_resolver()
     try:
         harness = Harness.from_file(file, module=module)
+    except VerificationFailed as exc:  # refused by a trust policy: a failed check
+        fail(exc.message, code=1)
     except WasmhubError as exc:
         fail(exc.message, code=2)
     suite = harness.run()

@@ -138,6 +138,17 @@ class HubClient:
                                       f"sha256:{sha256_hex}")
         return response.content
 
+    def trust(self, namespace: str) -> dict[str, Any] | None:
+        """``GET /api/v1/namespaces/{ns}/trust``: the namespace's policy and keys, or None
+        when the server is not a wasmhub with trust support (a plain registry: 404)."""
+        response = self._get(f"/api/v1/namespaces/{namespace}/trust")
+        problem = response.headers.get("content-type", "").startswith("application/problem")
+        if response.status_code in (401, 403, 404, 405) and not problem:
+            return None
+        if response.status_code != 200:
+            raise error_from_response(response, what=f"trust settings of {namespace}")
+        return self._json(response)
+
     def _json(self, response: httpx.Response) -> dict[str, Any]:
         try:
             body = response.json()

@@ -469,6 +469,36 @@ class RegistryClient:
             )
         return digest
 
+    def put_referrer(self, repository: str, payload: bytes, media_type: str,
+                     subject_digest: str, artifact_type: str) -> str:
+        """PUT an OCI 1.1 referrer by digest. A registry without the referrers API (no
+        ``OCI-Subject`` in its answer) gets the referrers tag schema: the index under tag
+        ``sha256-<hex>`` is updated to list the new manifest, as the spec asks clients."""
+        digest = sha256_digest(payload)
+        response = self._request(
+            "PUT", f"/v2/{repository}/manifests/{digest}",
+            scopes=[_repo_scope(repository, "pull,push")],
+            what=f"push referrer to {self.registry}/{repository}",
+            expected=(201, 200, 204), content=payload, headers={"Content-Type": media_type},
+        )
+        if response.headers.get("oci-subject"):
+            return digest
+        tag = subject_digest.replace(":", "-", 1)
+        try:
+            index = self.get_manifest(repository, tag, (MediaType.OCI_INDEX,)).json()
+        except RegistryError as exc:
+            if exc.status != 404:
+                raise
+            index = {"schemaVersion": 2, "mediaType": MediaType.OCI_INDEX.value,
+                     "manifests": []}
+        entries = [m for m in index.get("manifests") or [] if m.get("digest") != digest]
+        entries.append({"mediaType": media_type, "digest": digest, "size": len(payload),
+                        "artifactType": artifact_type})
+        index["manifests"] = entries
+        body = json.dumps(index, separators=(",", ":")).encode()
+        self.put_manifest(repository, tag, body, MediaType.OCI_INDEX.value)
+        return digest
+
     def delete_manifest(self, repository: str, reference: str) -> None:
         self._request("DELETE", f"/v2/{repository}/manifests/{reference}",
                       scopes=[_repo_scope(repository, "delete")],

@@ -8,6 +8,7 @@ import importlib
 MODEL_MODULES: tuple[str, ...] = (
     "wasmhub.registry.models",
     "wasmhub.catalog.models",
+    "wasmhub.signing.models",
 )
 
 

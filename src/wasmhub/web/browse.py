@@ -29,6 +29,7 @@ FACET_PARAMS: tuple[tuple[FacetKind, str, str], ...] = (
     (FacetKind.FILTER_TYPE, "filter_type", _("Filter type")),
     (FacetKind.PLATFORM, "platform", _("Target platform")),
     (FacetKind.NAMESPACE, "namespace", _("Namespace")),
+    (FacetKind.SIGNED, "signed", _("Signed")),
 )
 SORT_LABELS: tuple[tuple[SortOrder, str], ...] = (
     (SortOrder.RELEVANCE, _("relevance")),
@@ -81,6 +82,7 @@ def parse_query(request: Request) -> SearchQuery:
         filter_type=choice("filter_type"),
         platform=choice("platform"),
         namespace=choice("namespace"),
+        signed="yes" if choice("signed") == "yes" else None,
         sort=sort,
         page=page,
         per_page=PER_PAGE,

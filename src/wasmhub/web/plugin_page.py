@@ -36,6 +36,7 @@ from wasmhub.web.schema_form import (
     parse_form,
     validate_config,
 )
+from wasmhub.web.signatures import signatures_view
 
 MAX_FORM_FIELDS = 500
 
@@ -116,15 +117,18 @@ def _form_lists(form: FormData) -> dict[str, list[str]]:
 
 async def _load(
     request: Request, page: Page, wanted: str | None
-) -> tuple[PluginDetail, VersionDetail | None]:
+) -> tuple[PluginDetail, VersionDetail | None, dict[str, Any] | None]:
     namespace, name = _names(request)
     catalog = CatalogService(request.app.state.hub)
     user = page.visitor() if page.request.cookies.get("wasmhub_visitor") else None
 
-    def load() -> tuple[PluginDetail, VersionDetail | None]:
+    def load() -> tuple[PluginDetail, VersionDetail | None, dict[str, Any] | None]:
         detail = catalog.get_plugin(namespace, name, user)
         tag = _pick_version(detail, wanted)
-        return detail, (catalog.get_version(namespace, name, tag) if tag else None)
+        version = catalog.get_version(namespace, name, tag) if tag else None
+        trust = signatures_view(request.app.state.hub, detail.summary.repository,
+                                version.version.digest) if version else None
+        return detail, version, trust
 
     return await run_in_threadpool(load)
 
@@ -177,12 +181,13 @@ def _version_view(version: VersionDetail | None) -> dict[str, Any] | None:
         "wasi": version.wasi, "language": version.language, "root_id": version.root_id,
         "imports": version.imports, "module_sha256": version.module_sha256,
         "module_size": version.module_size, "is_proxy_wasm": version.is_proxy_wasm,
+        "signed_by": v.signed_by,
     }
 
 
 async def plugin_page(request: Request) -> Response:
     page = Page.of(request)
-    detail, version = await _load(request, page, request.query_params.get("version"))
+    detail, version, trust = await _load(request, page, request.query_params.get("version"))
     # The schema is the plugin author's: it is evaluated in worker processes, and the
     # wait for them (bounded) happens in a thread, never on the event loop.
     evaluator = request.app.state.hub.schema_evaluator
@@ -193,7 +198,8 @@ async def plugin_page(request: Request) -> Response:
         if is_htmx(request):
             context = _page_context(request, page, detail, version, config)
             return page.render("_config_response.html", context)
-    return page.render("plugin.html", _page_context(request, page, detail, version, config))
+    context = _page_context(request, page, detail, version, config)
+    return page.render("plugin.html", {**context, "trust": trust})
 
 
 async def star(request: Request) -> Response:

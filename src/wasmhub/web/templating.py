@@ -102,6 +102,7 @@ def facet_labellers(locale: str) -> dict[FacetKind, Callable[[str], str]]:
         FacetKind.CATEGORY: facet_labeller(CATEGORY_LABELS, locale),
         FacetKind.FILTER_TYPE: facet_labeller(FILTER_TYPE_LABELS, locale),
         FacetKind.PLATFORM: facet_labeller(PLATFORM_LABELS, locale),
+        FacetKind.SIGNED: facet_labeller({"yes": _("Signed by a trusted key")}, locale),
     }
 
 
