@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from wasmhub import __version__
 from wasmhub.api import create_api
 from wasmhub.hub import Hub
+from wasmhub.local_hub import record_serving
 from wasmhub.registry.routes import registry_mount
 from wasmhub.settings import Settings, load_settings
 from wasmhub.web import create_web_app
@@ -50,6 +51,7 @@ def app_from_env() -> Starlette:
     raw = os.environ.get(SETTINGS_ENV)
     settings = Settings(**json.loads(raw)) if raw else load_settings()
     app = create_app(settings)
+    record_serving(settings)  # lets `wasmhub search` etc. find this hub (wasmhub.local_hub)
     # Everything built so far lives as long as the process; keep the collector from
     # rescanning it. Under load, full collections ran about every 0.5 s and took
     # ~100 ms each, which set the server's p99 (bench/registry.py --profile).
