@@ -7,7 +7,8 @@ For each backend it builds a fresh migrated database (a temporary SQLite file; a
 dedicated PostgreSQL database created on the admin URL's server and dropped at the end),
 records the synthetic plugins through the catalog's own write path, then times a fixed
 mix of queries through ``CatalogService.search`` (English words, phrases, OR, Chinese
-tokens and substrings, filters, every sort order, deep pages) and prints p50/p95/max.
+tokens and substrings, filters, every sort order, deep pages, and typos and joined
+words that find nothing as typed) and prints p50/p95/max.
 Target: p95 <= 50 ms on both.
 """
 
@@ -105,6 +106,14 @@ def load(hub: Hub, records: list[VersionRecord], batch: int = 500) -> float:
     return time.perf_counter() - began
 
 
+def _typo(word: str) -> str:
+    """Two middle letters swapped ("hedaer" for "header"); short words get a letter doubled."""
+    if len(word) < 4:
+        return word + word[-1]
+    middle = len(word) // 2
+    return word[: middle - 1] + word[middle] + word[middle - 1] + word[middle + 1 :]
+
+
 def query_mix(rng: random.Random) -> list[SearchQuery]:
     sorts = list(SortOrder)
     mix: list[SearchQuery] = []
@@ -126,6 +135,8 @@ def query_mix(rng: random.Random) -> list[SearchQuery]:
             SearchQuery(sort=SortOrder.UPDATED, filter_type="network"),
             SearchQuery(namespace=f"team{rng.randrange(200)}"),
             SearchQuery(q=a, sort=SortOrder.UPDATED, page=3),
+            SearchQuery(q=_typo(a)),  # zero hits as typed: catalog.fuzzy's second chance
+            SearchQuery(q=(a + b).replace(" ", "")),  # joined words, e.g. "ratelimit"
         ]
     return mix
 

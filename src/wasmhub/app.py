@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -16,7 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from wasmhub import __version__
 from wasmhub.api import create_api
 from wasmhub.hub import Hub
-from wasmhub.local_hub import record_serving
+from wasmhub.local_hub import forget_serving, record_serving
 from wasmhub.registry.routes import registry_mount
 from wasmhub.settings import Settings, load_settings
 from wasmhub.web import create_web_app
@@ -51,7 +52,19 @@ def app_from_env() -> Starlette:
     raw = os.environ.get(SETTINGS_ENV)
     settings = Settings(**json.loads(raw)) if raw else load_settings()
     app = create_app(settings)
-    record_serving(settings)  # lets `wasmhub search` etc. find this hub (wasmhub.local_hub)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def announce(running: Starlette) -> AsyncIterator[Any]:
+        # Lets `wasmhub search` etc. find this hub (wasmhub.local_hub).
+        async with inner(running) as state:
+            record_serving(settings)
+            try:
+                yield state
+            finally:
+                forget_serving(settings)
+
+    app.router.lifespan_context = announce
     # Everything built so far lives as long as the process; keep the collector from
     # rescanning it. Under load, full collections ran about every 0.5 s and took
     # ~100 ms each, which set the server's p99 (bench/registry.py --profile).

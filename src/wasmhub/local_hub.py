@@ -1,8 +1,9 @@
 """Where a local ``wasmhub serve`` can be reached: a small state file in its data directory.
 
-``serve`` (through ``app_from_env``, once the settings are final) writes
-``<data_dir>/serving.json`` = ``{"url": ..., "pid": ...}`` and removes it when the process
-exits. Client commands (``search``, ``list``, references without a host) read it when
+``serve`` (through ``app_from_env``'s lifespan) writes ``<data_dir>/serving.json`` =
+``{"url": ..., "pid": ...}`` at start-up and removes it at shutdown (and, failing that,
+at interpreter exit; uvicorn re-raises SIGTERM after its graceful shutdown, which skips
+atexit hooks). Client commands (``search``, ``list``, references without a host) read it when
 neither ``--hub`` nor ``WASMHUB_HUB_URL`` names a hub, so a hub started with
 ``scripts/serve --port 5099`` is the one ``wasmhub search`` asks. A file whose process is
 gone is ignored, so a crashed hub never redirects a later command.
@@ -51,6 +52,11 @@ def record_serving(settings: Settings) -> Path | None:
         return None
     atexit.register(_forget, path, pid)
     return path
+
+
+def forget_serving(settings: Settings) -> None:
+    """Remove this process's state file (at shutdown; the atexit hook is the fallback)."""
+    _forget(state_path(settings.data_dir), os.getpid())
 
 
 def _forget(path: Path, pid: int) -> None:

@@ -18,6 +18,7 @@ from tests.e2e.cli import Cli, clean_env, give_toolchain, sha256
 from tests.support.servers import RunningServer, free_port, running_wasmhub
 
 pytestmark = [
+    pytest.mark.timeout(1800),  # builds with npm/asc on a busy machine
     pytest.mark.interop,
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("npm") is None, reason="needs npm (scripts/bootstrap)"),

@@ -21,6 +21,7 @@ from tests.e2e.cli import REPO, clean_env
 from tests.support.servers import free_port
 
 pytestmark = [
+    pytest.mark.timeout(1800),  # builds with npm/asc on a busy machine
     pytest.mark.interop,
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("npm") is None, reason="needs npm (scripts/bootstrap)"),

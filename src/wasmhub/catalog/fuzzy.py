@@ -13,8 +13,8 @@ from the catalog's own vocabulary (the lower-cased names, descriptions and keywo
    (``difflib`` ratio >= 0.8: one transposition or a letter or two) becomes them (OR).
 
 The rewritten query goes through the normal search again, so ranking, filters and
-facets behave as for any query. Only zero-hit queries pay for this: the vocabulary is
-read then, one column of the plugin table.
+facets behave as for any query. Only zero-hit queries pay for this; the vocabulary is
+read once per state of the catalog (see :func:`vocabulary`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wasmhub.catalog.models import CatalogPlugin
@@ -73,8 +73,26 @@ class Vocabulary:
         return []
 
 
+_CACHE: dict[tuple[str, int, str], Vocabulary] = {}
+_CACHE_SIZE = 8
+
+
 def vocabulary(session: Session) -> Vocabulary:
-    return Vocabulary(t for t in session.scalars(select(CatalogPlugin.search_text)) if t)
+    """The catalog's vocabulary, rebuilt only when a plugin was added, removed or changed.
+
+    The key is (database, plugin count, newest ``updated_at``): two cheap aggregates
+    instead of reading every plugin's text on each zero-hit query.
+    """
+    count, newest = session.execute(
+        select(func.count(), func.max(CatalogPlugin.updated_at))).one()
+    key = (str(session.get_bind().engine.url), int(count), str(newest))
+    cached = _CACHE.get(key)
+    if cached is None:
+        cached = Vocabulary(t for t in session.scalars(select(CatalogPlugin.search_text)) if t)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = cached
+    return cached
 
 
 def _quoted(phrase: str) -> str:

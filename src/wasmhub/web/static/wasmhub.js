@@ -128,6 +128,8 @@
       if (timer) clearTimeout(timer);
       timer = setTimeout(function () {
         timer = null;
+        // Not for a form the page no longer shows, nor while its own submit is running.
+        if (!document.body.contains(form) || form.classList.contains("htmx-request")) return;
         if (!refreshConfig(form)) return;
         window.htmx.ajax("POST", url, { source: form, swap: "none" });
       }, 350);
