@@ -158,6 +158,9 @@ def test_cli_finds_the_local_hub_and_connection_errors_name_the_option(
     setup.cli("push", str(setup.project), setup.ref("first/findme"))
     found = setup.cli.at(tmp_path, WASMHUB_DATA_DIR=str(setup.data_dir))("search", "findme")
     assert "first/findme" in found.stdout
+    typo = setup.cli("search", "fndme", "--hub", setup.server.url)
+    assert "first/findme" in typo.stdout
+    assert "nothing matched 'fndme' as typed; showing results for findme" in typo.stderr
 
     port = free_port()
     down = setup.cli("search", "x", "--hub", f"127.0.0.1:{port}", expect=1)
@@ -183,3 +186,15 @@ def test_store_commands_share_data_dir_and_database_url(setup: Setup, tmp_path: 
     assert "reindexed 1 plugin versions" in env_cli("catalog", "reindex").stdout
     # the same store through the environment: not empty, so --if-empty leaves it
     assert "already has plugins" in env_cli("seed", "--if-empty").stdout
+
+
+def test_run_checks_the_config_before_the_plugin_and_takes_a_log_level(setup: Setup) -> None:
+    bad_json = setup.cli("run", str(setup.project), "--config", '{"header": "x-a",', expect=2)
+    assert "--config is not valid JSON" in bad_json.stderr
+    off_schema = setup.cli("run", str(setup.project), "--config", '{"header": ""}', expect=2)
+    assert f"does not match the configSchema in {setup.project / 'plugin.yaml'}" in (
+        off_schema.stderr)
+    assert "value: This field is required." in off_schema.stderr
+    ran = setup.cli("run", str(setup.project), "--config", '{"header": "x-a", "value": "1"}',
+                    "--log-level", "error")
+    assert "Client got 200" in ran.stdout

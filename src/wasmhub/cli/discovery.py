@@ -13,7 +13,7 @@ from rich import box
 from rich.table import Table
 
 from wasmhub.cli.artifacts import InsecureOpt, emit_json, handle_errors
-from wasmhub.cli.console import out
+from wasmhub.cli.console import err, out
 from wasmhub.cli.options import HubOpt, JsonOpt
 from wasmhub.client.hub import HubClient, default_hub_url
 from wasmhub.client.registry import RegistryClient
@@ -90,6 +90,8 @@ def search(
     if not result.items:
         out.print(f"no plugins match {query!r}")
         return
+    if result.corrected:
+        err.print(f"nothing matched {query!r} as typed; showing results for {result.corrected}")
     out.print(_plugin_table(result.items, f"{result.total} plugin(s) matching {query!r}",
                             out.width))
 

@@ -65,6 +65,7 @@ class PluginPage:
     total: int
     page: int
     per_page: int
+    corrected: str | None = None  # the query the hub ran instead (no hit as typed)
 
 
 class HubClient:
@@ -118,8 +119,10 @@ class HubClient:
         if not isinstance(items, list):
             raise RegistryUpstreamError(
                 f"{self.base_url} is not a wasmhub catalog (no 'items' in /api/v1/plugins)")
+        corrected = body.get("corrected_q")
         return PluginPage(items, int(body.get("total", len(items))),
-                          int(body.get("page", page)), int(body.get("per_page", per_page)))
+                          int(body.get("page", page)), int(body.get("per_page", per_page)),
+                          corrected if isinstance(corrected, str) else None)
 
     def plugin(self, namespace: str, name: str) -> dict[str, Any]:
         response = self._get(f"/api/v1/plugins/{namespace}/{name}")
