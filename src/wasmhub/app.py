@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from starlette.applications import Starlette
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from wasmhub.api import create_api
 from wasmhub.deploy.serving import module_routes
 from wasmhub.hub import Hub
+from wasmhub.local_hub import forget_serving, record_serving
 from wasmhub.registry.maintenance import sweep_uploads
 from wasmhub.registry.routes import registry_mount
 from wasmhub.settings import Settings, load_settings
@@ -148,6 +150,19 @@ def app_from_env() -> Starlette:
     raw = os.environ.get(SETTINGS_ENV)
     settings = Settings(**json.loads(raw)) if raw else load_settings()
     app = create_app(settings)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def announce(running: Starlette) -> AsyncIterator[Any]:
+        # Lets `wasmhub search` etc. find this hub (wasmhub.local_hub).
+        async with inner(running) as state:
+            record_serving(settings)
+            try:
+                yield state
+            finally:
+                forget_serving(settings)
+
+    app.router.lifespan_context = announce
     # Everything built so far lives as long as the process; keep the collector from
     # rescanning it. Under load, full collections ran about every 0.5 s and took
     # ~100 ms each, which set the server's p99 (bench/registry.py --profile).

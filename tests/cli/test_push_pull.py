@@ -153,7 +153,10 @@ def test_inspect_reference(registry: RunningServer, tmp_path: Path) -> None:
 def test_pull_errors(registry: RunningServer, tmp_path: Path) -> None:
     missing = run("pull", f"{registry.host}/no/such:tag", "-o", str(tmp_path / "x.wasm"))
     assert missing.exit_code == 1
-    assert one_line_error(missing) == f"{registry.host}/no/such:tag: manifest unknown"
+    assert one_line_error(missing) == (
+        f"{registry.host}/no/such:tag: not found; no/such does not exist on {registry.host}"
+        " or has no tags")
+    assert not (tmp_path / "x.wasm").exists()
     with RegistryClient(registry.host) as client:
         push_simple(client, "cli/not-wasm", "v1", b"plain layer")
     not_wasm = run("pull", f"{registry.host}/cli/not-wasm:v1")
@@ -200,4 +203,5 @@ def test_push_pull_via_real_executable(registry: RunningServer, tmp_path: Path) 
     bad = subprocess.run([*wasmhub_command(), "pull", f"{registry.host}/x/y:z"],
                          capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 1
-    assert bad.stderr.strip() == f"error: {registry.host}/x/y:z: manifest unknown"
+    assert bad.stderr.strip() == (f"error: {registry.host}/x/y:z: not found; x/y does not exist"
+                                  f" on {registry.host} or has no tags")

@@ -79,7 +79,8 @@ def test_search_unreachable_hub() -> None:
     result = run("search", "x", "--hub", f"http://127.0.0.1:{port}")
     assert result.exit_code == 1
     assert one_line_error(result) == (
-        f"cannot reach registry at http://127.0.0.1:{port}: connection refused")
+        f"cannot reach hub at http://127.0.0.1:{port}: connection refused (start it with "
+        "scripts/serve, or name the hub with --hub URL or WASMHUB_HUB_URL)")
 
 
 def test_search_against_plain_registry_says_so(registry: RunningServer) -> None:

@@ -28,7 +28,10 @@ def test_plugin_page_shows_everything(client: TestClient, seeded: CatalogService
     assert "<strong>one</strong>" in html  # README rendered
     assert "alert('readme')" not in html  # ... and sanitized by the service
     assert "1.0.0" in html and "0.9.0" in html
-    assert '<code title="sha256:00100' in html  # digest column, full in the title
+    # digest column: the full digest (copyable), and a pull command per version
+    assert re.search(r'<code class="full-digest" id="digest-1" title="(sha256:00100[0-9a-f]+)">'
+                     r"\1</code>", html)
+    assert "wasmhub pull 127.0.0.1:5080/acme/add-header:0.9.0</code>" in html
     assert "Deprecated" in html
     assert "ABI 0.2.1" in html and "✓ Istio" in html and "✓ Envoy Gateway" in html
     assert "wasi_snapshot_preview1" in html and "env.proxy_log" in html

@@ -116,7 +116,7 @@ def list_plugins(
     ))
     payload = PluginList(
         items=[PluginSummaryOut.of(p) for p in result.items], total=result.total,
-        page=result.page, per_page=result.per_page,
+        page=result.page, per_page=result.per_page, corrected_q=result.corrected_q,
     )
     return etagged(request, payload)
 

@@ -61,6 +61,9 @@ class PluginList(BaseModel):
     total: int
     page: int
     per_page: int
+    corrected_q: str | None = Field(
+        None, description="The query run instead when q found nothing as typed (joined words, "
+        "prefixes, typos), else null.")
 
 
 class VersionSummaryOut(BaseModel):

@@ -6,10 +6,16 @@ the metadata names travel as layers) and pushed through ``RegistryService`` as
 ``<namespace>/<metadata.name>:<metadata.version>``. Pushing is idempotent: the same
 sample publishes the same digest again. Samples that are not built are reported with
 the command that builds them; when none is built, :class:`SamplesNotBuiltError`.
+
+:func:`build_samples` builds the samples that have no module yet with their own
+toolchain (``wasmhub.build``; npm installs the shared AssemblyScript toolchain in
+examples/ once), so ``wasmhub seed`` on a fresh checkout ends with a living catalog; a
+sample whose toolchain is missing is reported with the install hint and skipped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,8 +26,8 @@ if TYPE_CHECKING:
     from wasmhub.hub import Hub
 
 BUILD_HINT = (
-    "cd examples && npm ci && for d in add-header auth-tenant rate-limit data-mask "
-    "c-add-header; do wasmhub build $d; done"
+    "(cd examples && npm ci) && for d in add-header auth-tenant rate-limit data-mask "
+    "c-add-header; do wasmhub build examples/$d; done"
 )
 ICON_TYPES = {".png": "image/png", ".svg": "image/svg+xml"}
 
@@ -40,6 +46,31 @@ def default_examples_dir() -> Path:
     """examples/ of a source checkout, else ./examples."""
     checkout = Path(__file__).resolve().parents[3] / "examples"
     return checkout if checkout.is_dir() else Path.cwd() / "examples"
+
+
+def unbuilt_samples(examples: Path) -> list[Path]:
+    """Sample directories (with a plugin.yaml) that have no build/plugin.wasm yet."""
+    if not examples.is_dir():
+        return []
+    return sorted(p for p in examples.iterdir()
+                  if (p / "plugin.yaml").is_file() and not (p / "build" / "plugin.wasm").is_file())
+
+
+def build_samples(examples: Path, *, on_build: Callable[[str], None] | None = None,
+                  sink: Callable[[str], None] | None = None) -> dict[str, str]:
+    """Build every unbuilt sample; returns {sample: why it could not be built}."""
+    from wasmhub.build import build_project
+    from wasmhub.errors import WasmhubError
+
+    failed: dict[str, str] = {}
+    for sample in unbuilt_samples(examples):
+        if on_build is not None:
+            on_build(sample.name)
+        try:
+            build_project(sample, sink=sink or (lambda _line: None))
+        except WasmhubError as exc:
+            failed[sample.name] = exc.message
+    return failed
 
 
 def _read_optional(path: Path) -> bytes | None:

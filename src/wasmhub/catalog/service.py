@@ -32,6 +32,7 @@ Indexing (called by :mod:`wasmhub.catalog.indexer`)
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -41,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from wasmhub.catalog import search as search_queries
 from wasmhub.catalog import store
+from wasmhub.catalog.fuzzy import correct_query
 from wasmhub.catalog.models import CatalogPlugin, CatalogStar, CatalogVersion
 from wasmhub.catalog.readme import render_markdown
 from wasmhub.catalog.snippets import install_snippets
@@ -130,12 +132,20 @@ class CatalogService:
 
     def search(self, query: SearchQuery) -> SearchPage:
         _check_page(query)
+        corrected: str | None = None
         with self._session() as session:
             plugins, total = search_queries.search_plugins(session, query)
+            if total == 0 and query.q.strip():
+                corrected = correct_query(session, query.q)
+            if corrected is not None:
+                plugins, total = search_queries.search_plugins(
+                    session, dataclasses.replace(query, q=corrected))
             items = tuple(summary_of(p) for p in plugins)
-        return SearchPage(items=items, total=total, page=query.page, per_page=query.per_page)
+        return SearchPage(items=items, total=total, page=query.page, per_page=query.per_page,
+                          corrected_q=corrected if total else None)
 
     def facets(self, query: SearchQuery) -> dict[FacetKind, list[FacetCount]]:
+        """Facet counts of ``query`` (pass ``SearchPage.corrected_q`` as ``q`` if it was set)."""
         with self._session() as session:
             return search_queries.facet_counts(session, query)
 

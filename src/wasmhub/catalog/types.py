@@ -225,6 +225,8 @@ class SearchPage:
     total: int
     page: int
     per_page: int
+    # The query actually run when ``q`` found nothing as typed (catalog.fuzzy), else None.
+    corrected_q: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 import typer
 
-from wasmhub.cli.console import err
+from wasmhub import __version__
+from wasmhub.cli.console import err, out
 from wasmhub.errors import ConfigError, WasmhubError
 
 app = typer.Typer(
@@ -27,6 +30,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "wasmhub.cli.server",
     "wasmhub.cli.registry_admin",
     "wasmhub.cli.artifacts",
+    "wasmhub.cli.pulling",
+    "wasmhub.cli.inspecting",
+    "wasmhub.cli.discovery",
     "wasmhub.cli.build",
     "wasmhub.cli.runtime",
     "wasmhub.cli.catalog",
@@ -34,6 +40,23 @@ COMMAND_MODULES: tuple[str, ...] = (
     "wasmhub.cli.signing",
     "wasmhub.cli.trust",
 )
+
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        out.print(f"wasmhub {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_show_version,
+        help="Print the wasmhub version and exit.")] = False,
+) -> None:
+    """Build, share, find, trust, test and deploy proxy-wasm plugins."""
+
 
 for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)
@@ -45,10 +68,38 @@ def _exit_with(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _commands(command: Any) -> Iterator[Any]:
+    yield command
+    for sub in (getattr(command, "commands", None) or {}).values():
+        yield from _commands(sub)
+
+
+def _hide_flag_types(command: Any) -> None:
+    """Help shows ``--json`` as a switch, not as an option taking a ``<bool>``."""
+    original = command.get_params
+
+    def get_params(ctx: Any) -> list[Any]:
+        params: list[Any] = original(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        return params
+
+    command.get_params = get_params
+
+
+def cli_command() -> Any:
+    """The command tree of ``wasmhub`` (Typer's vendored click), with help fit for people."""
+    command = typer.main.get_command(app)
+    for each in _commands(command):
+        _hide_flag_types(each)
+    return command
+
+
 def main() -> None:
     """Entry point of the ``wasmhub`` executable: domain errors become one line + exit code."""
     try:
-        app()
+        cli_command()(prog_name="wasmhub")
     except ConfigError as exc:
         _exit_with(exc.message, 2)
     except WasmhubError as exc:

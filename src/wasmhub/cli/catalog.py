@@ -9,17 +9,19 @@ from typing import Annotated
 import typer
 
 from wasmhub.cli.console import err, fail, out
-from wasmhub.cli.server import ConfigOpt, settings_from_cli
+from wasmhub.cli.options import ConfigOpt, DatabaseUrlOpt, DataDirOpt, JsonOpt, local_settings
 from wasmhub.errors import WasmhubError
 from wasmhub.hub import Hub
 
 catalog_app = typer.Typer(help="The plugin catalog (search index).", no_args_is_help=True)
 
 
-def _open_hub(config: Path | None) -> Hub:
+def _open_hub(config: Path | None, data_dir: Path | None, database_url: str | None) -> Hub:
     from wasmhub.db.migrate import upgrade
 
-    hub = Hub.open(settings_from_cli(config))
+    settings = local_settings(config, data_dir, database_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    hub = Hub.open(settings)
     upgrade(hub.database)
     return hub
 
@@ -27,13 +29,15 @@ def _open_hub(config: Path | None) -> Hub:
 @catalog_app.command("reindex")
 def reindex(
     config: ConfigOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    data_dir: DataDirOpt = None,
+    database_url: DatabaseUrlOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Rebuild the catalog from the registry's stored manifests (blobs are the truth)."""
     from wasmhub.catalog.indexer import CatalogIndexer
     from wasmhub.signing.index import SignatureIndex
 
-    hub = _open_hub(config)
+    hub = _open_hub(config, data_dir, database_url)
     try:
         report = CatalogIndexer(hub).reindex()
         signed = SignatureIndex(hub).reindex()
@@ -55,25 +59,48 @@ def reindex(
         raise typer.Exit(1)
 
 
+def _is_empty(hub: Hub) -> bool:
+    from wasmhub.registry.service import RegistryService
+
+    return not RegistryService(hub).repositories_page(n=1).items
+
+
 def seed(
     config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    database_url: DatabaseUrlOpt = None,
     examples: Annotated[
         Path | None, typer.Option(help="Directory of sample plugins (default: examples/).")
     ] = None,
     namespace: Annotated[str, typer.Option(help="Namespace to publish under.")] = "library",
+    build: Annotated[bool, typer.Option(
+        "--build/--no-build", help="Build samples that have no module yet (default: build).")
+    ] = True,
+    if_empty: Annotated[bool, typer.Option(
+        "--if-empty", help="Do nothing when the hub already holds a repository.")] = False,
 ) -> None:
-    """Publish the sample plugins into this hub so the catalog has something to show."""
-    from wasmhub.catalog.seed import BUILD_HINT, default_examples_dir, seed_samples
+    """Publish the sample plugins into this hub (building them first) so the catalog lives."""
+    from wasmhub.catalog.seed import BUILD_HINT, build_samples, default_examples_dir, seed_samples
 
-    hub = _open_hub(config)
+    source = examples or default_examples_dir()
+    hub = _open_hub(config, data_dir, database_url)
     try:
-        report = seed_samples(hub, examples or default_examples_dir(), namespace)
+        if if_empty and not _is_empty(hub):
+            out.print(f"the hub in {hub.settings.data_dir} already has plugins; not seeding")
+            return
+        failed: dict[str, str] = {}
+        if build:
+            failed = build_samples(source, on_build=lambda name: err.print(
+                f"building sample {name} (examples/{name}) …"))
+        report = seed_samples(hub, source, namespace)
     except WasmhubError as exc:
         fail(exc.message, code=1)
     finally:
         hub.close()
     for repository, tag, digest in report.published:
         out.print(f"published {repository}:{tag} {digest}")
+    for name, why in failed.items():
+        err.print(f"[yellow]could not build[/] {name}: {why}")
     if report.unbuilt:
         err.print(f"[yellow]not built[/]: {', '.join(report.unbuilt)}; build with: {BUILD_HINT}")
 

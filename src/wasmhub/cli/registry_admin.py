@@ -9,21 +9,24 @@ from typing import Annotated
 import typer
 
 from wasmhub.cli.console import out
-from wasmhub.cli.server import ConfigOpt, settings_from_cli
+from wasmhub.cli.options import ConfigOpt, DatabaseUrlOpt, DataDirOpt, JsonOpt, local_settings
 from wasmhub.hub import Hub
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+def _open_hub(config: Path | None, data_dir: Path | None, database_url: str | None) -> Hub:
+    return Hub.open(local_settings(config, data_dir, database_url))
 
 
-def _open_hub(config: Path | None) -> Hub:
-    return Hub.open(settings_from_cli(config))
-
-
-def fsck(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+def fsck(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    database_url: DatabaseUrlOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Re-hash every stored blob; exit 1 when any is corrupt or missing."""
     from wasmhub.registry.maintenance import fsck as run_fsck
 
-    hub = _open_hub(config)
+    hub = _open_hub(config, data_dir, database_url)
     try:
         report = run_fsck(hub)
     finally:
@@ -45,6 +48,8 @@ def fsck(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 
 def gc(
     config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    database_url: DatabaseUrlOpt = None,
     as_json: JsonOpt = False,
     delete: Annotated[bool, typer.Option("--delete", help="Remove them (default: report).")]
     = False,
@@ -58,7 +63,7 @@ def gc(
     """Find blobs no manifest references; a dry run unless --delete."""
     from wasmhub.registry.maintenance import gc as run_gc
 
-    hub = _open_hub(config)
+    hub = _open_hub(config, data_dir, database_url)
     try:
         report = run_gc(hub, delete_now=delete, grace_seconds=grace_seconds,
                         upload_max_age=upload_max_age)

@@ -1,4 +1,10 @@
-"""Runtime verbs: ``run`` (one request through a filter) and ``test`` (a test file)."""
+"""Runtime verbs: ``run`` (one request through a filter) and ``test`` (a test file).
+
+``run`` checks the module argument and the config first (``cli.run_config``), loads the
+plugin with the log level asked for (``--log-level``, Envoy's default ``info``: SDKs ask
+the host for it and skip debug noise), and when the plugin refuses to start shows its own
+log lines, as Envoy does, under the error.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +16,18 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from wasmhub.cli.console import fail, out
+from wasmhub.cli.console import err, fail, out
+from wasmhub.cli.run_config import (
+    check_config,
+    config_bytes,
+    known_schema,
+    module_source,
+    parse_json_config,
+)
 from wasmhub.errors import WasmhubError
 from wasmhub.signing.errors import VerificationFailed
 
-
-def _config_text(value: str | None) -> bytes:
-    if value is None:
-        return b""
-    if value.startswith("@"):
-        path = Path(value[1:])
-        try:
-            return path.read_bytes()
-        except OSError as exc:
-            fail(f"cannot read plugin config {path}: {exc.strerror}", code=2)
-    return value.encode()
+LOG_LEVELS = ("trace", "debug", "info", "warn", "error", "critical")
 
 
 def _trusted_registry_resolver() -> None:
@@ -33,14 +36,15 @@ def _trusted_registry_resolver() -> None:
     from wasmhub.runtime.resolve import set_registry_resolver
 
     def resolve(text: str) -> bytes:
-        from wasmhub.cli.artifacts import _fetch_plugin, parse_ref
+        from wasmhub.cli.artifacts import parse_ref
+        from wasmhub.cli.pulling import fetch_plugin
         from wasmhub.cli.trust_checks import verified_digest
         from wasmhub.client.registry import RegistryClient
 
         ref = parse_ref(text)
         with RegistryClient(ref.registry) as client:
             digest, _report = verified_digest(client, ref)
-            plugin, _ = _fetch_plugin(client, ref.with_digest(digest), None)
+            plugin, _ = fetch_plugin(client, ref.with_digest(digest), None)
         return plugin.module
 
     set_registry_resolver(resolve)
@@ -56,8 +60,22 @@ def _pairs(values: list[str], flag: str, sep: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def _start_failure(exc: WasmhubError, log_level: str) -> None:
+    """The error, then the plugin's own log lines when the runtime kept them."""
+    err.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True)
+    logs = getattr(exc, "plugin_logs", None) or []
+    if logs:
+        err.print("plugin log:")
+    for entry in logs:
+        level = getattr(getattr(entry, "level", None), "name", "info").lower()
+        err.print(f"  [dim]{escape(level):8}[/] {escape(str(getattr(entry, 'message', entry)))}",
+                  markup=True)
+    raise typer.Exit(1)
+
+
 def run(
-    module: Annotated[str, typer.Argument(help="A .wasm file (or a registry reference).")],
+    module: Annotated[str, typer.Argument(
+        help="A .wasm file, a plugin project directory, or a registry reference.")],
     method: Annotated[str, typer.Option("--method", "-X", help="Request method.")] = "GET",
     path: Annotated[str, typer.Option("--path", help="Request path with query.")] = "/",
     header: Annotated[list[str] | None, typer.Option(
@@ -67,6 +85,15 @@ def run(
         "--body-file", help="Read the request body from a file.")] = None,
     config: Annotated[str | None, typer.Option(
         "--config", help="Plugin configuration: JSON text, or @file.")] = None,
+    raw_config: Annotated[bool, typer.Option(
+        "--raw-config", help="Pass --config as bytes, without the JSON and schema checks.")
+    ] = False,
+    plugin_yaml: Annotated[Path | None, typer.Option(
+        "--plugin-yaml", help="plugin.yaml whose configSchema checks --config (default: the"
+        " module's project).")] = None,
+    log_level: Annotated[str, typer.Option(
+        "--log-level", help=f"Lowest plugin log level shown: {', '.join(LOG_LEVELS)}.")
+    ] = "info",
     vm_env: Annotated[list[str] | None, typer.Option(
         "--vm-env", help="VM environment KEY=VAL (repeatable).")] = None,
     root_id: Annotated[str, typer.Option("--root-id", help="Plugin root id.")] = "",
@@ -86,8 +113,20 @@ def run(
         Plugin,
         UpstreamResponse,
     )
+    from wasmhub.runtime.abi import LogLevel
     from wasmhub.runtime.resolve import resolve_module
 
+    if log_level.lower() not in LOG_LEVELS:
+        fail(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}", code=2)
+    level = LogLevel[log_level.upper()]
+    source = module_source(module)
+    plugin_config = config_bytes(config)
+    if config is not None and not raw_config:
+        where = f"--config {config}" if config.startswith("@") else "--config"
+        parsed = parse_json_config(plugin_config, where)
+        schema = known_schema(plugin_yaml, source)
+        if schema is not None:
+            check_config(parsed, schema[0], schema[1], where)
     if body is not None and body_file is not None:
         fail("give --body or --body-file, not both", code=2)
     _trusted_registry_resolver()
@@ -100,13 +139,13 @@ def run(
     elif body is not None:
         data = body.encode()
     host_config = HostConfig(
-        plugin_config=_config_text(config), vm_env=dict(_pairs(vm_env or [], "--vm-env", "=")),
-        root_id=root_id, clock=Clock.REAL,  # run behaves as a proxy: wall-clock time
+        plugin_config=plugin_config, vm_env=dict(_pairs(vm_env or [], "--vm-env", "=")),
+        root_id=root_id, log_level=level, clock=Clock.REAL,  # run: wall-clock time, as a proxy
         fail_strategy=FailStrategy.FAIL_OPEN if fail_open else FailStrategy.FAIL_CLOSED)
     try:
-        plugin = Plugin(resolve_module(module), host_config)
+        plugin = Plugin(resolve_module(source.module), host_config)
     except WasmhubError as exc:
-        fail(exc.message, code=1)
+        _start_failure(exc, log_level)
     request = HttpRequest(method, path, _pairs(header or [], "-H", ":"), data)
     upstream = UpstreamResponse(status, [("content-type", "text/plain")], upstream_body.encode())
     result = plugin.http(request, upstream)
@@ -115,7 +154,7 @@ def run(
                                    "metrics": plugin.metrics}
         out.print_json(json.dumps(payload))
     else:
-        _show_run(plugin.abi.value, result, plugin.metrics)
+        _show_run(plugin.abi.value, result, plugin.metrics, level)
     if result.failure is not None:
         raise typer.Exit(1)
 
@@ -129,7 +168,7 @@ def _headers_table(title: str, pairs: list[tuple[str, str]]) -> Table:
     return table
 
 
-def _show_run(abi: str, result: Any, metrics: dict[str, Any]) -> None:
+def _show_run(abi: str, result: Any, metrics: dict[str, Any], level: int) -> None:
     out.print(f"[bold]ABI[/] {abi}   host calls {result.host_calls}   "
               f"callbacks {result.guest_calls}")
     upstream = result.upstream_request
@@ -149,9 +188,10 @@ def _show_run(abi: str, result: Any, metrics: dict[str, Any]) -> None:
             out.print(escape(result.body.decode("utf-8", "replace")))
     if result.failure is not None:
         out.print(f"[bold red]plugin failure:[/] {escape(result.failure.describe())}")
-    if result.logs:
+    logs = [entry for entry in result.logs if entry.level >= level]
+    if logs:
         out.print("[bold]Logs[/]")
-        for entry in result.logs:
+        for entry in logs:
             out.print(f"  [dim]{entry.level.name.lower():8}[/] {escape(entry.message)}")
     if metrics:
         out.print("[bold]Metrics[/]")
@@ -159,8 +199,21 @@ def _show_run(abi: str, result: Any, metrics: dict[str, Any]) -> None:
             out.print(f"  {escape(name)} = {value}")
 
 
+def _test_file(target: Path) -> Path:
+    """A test file, or a project directory holding ``tests.yaml``."""
+    if target.is_dir():
+        found = target / "tests.yaml"
+        if not found.is_file():
+            fail(f"{target} has no tests.yaml; give the test file", code=2)
+        return found
+    if not target.exists():
+        fail(f"{target}: no such test file", code=2)
+    return target
+
+
 def test(
-    file: Annotated[Path, typer.Argument(help="Test file (YAML).")],
+    file: Annotated[Path, typer.Argument(
+        help="Test file (YAML), or a project directory holding tests.yaml.")] = Path("."),
     module: Annotated[str | None, typer.Option(
         "--module", help="Module to test, overriding the file's `module:`.")] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report.")
@@ -175,7 +228,7 @@ def test(
 
     _trusted_registry_resolver()
     try:
-        harness = Harness.from_file(file, module=module)
+        harness = Harness.from_file(_test_file(file), module=module)
     except VerificationFailed as exc:  # refused by a trust policy: a failed check
         fail(exc.message, code=1)
     except WasmhubError as exc:

@@ -16,8 +16,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from wasmhub.cli.artifacts import InsecureOpt, JsonOpt, emit_json, handle_errors, parse_ref
+from wasmhub.cli.artifacts import InsecureOpt, emit_json, handle_errors, parse_ref
 from wasmhub.cli.console import err, out
+from wasmhub.cli.options import JsonOpt
 from wasmhub.cli.trust_checks import (
     load_signing_key,
     local_keys,

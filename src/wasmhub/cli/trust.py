@@ -16,8 +16,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wasmhub.cli.artifacts import JsonOpt, emit_json, handle_errors
+from wasmhub.cli.artifacts import emit_json, handle_errors
 from wasmhub.cli.console import out
+from wasmhub.cli.options import JsonOpt
 from wasmhub.cli.server import ConfigOpt, settings_from_cli
 from wasmhub.errors import ConfigError
 from wasmhub.hub import Hub

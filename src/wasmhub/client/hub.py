@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,8 +33,23 @@ DEFAULT_HUB_URL = "http://127.0.0.1:5080"
 HUB_URL_ENV = "WASMHUB_HUB_URL"
 
 
+HUB_HINT = "start it with scripts/serve, or name the hub with --hub URL or WASMHUB_HUB_URL"
+
+
 def default_hub_url() -> str:
-    return os.environ.get(HUB_URL_ENV) or DEFAULT_HUB_URL
+    """The hub a command talks to when ``--hub`` is not given.
+
+    ``WASMHUB_HUB_URL``, else the hub a local ``serve`` on the data directory
+    (``WASMHUB_DATA_DIR``, default ``~/.local/share/wasmhub``) recorded, else
+    ``http://127.0.0.1:5080``.
+    """
+    if explicit := os.environ.get(HUB_URL_ENV):
+        return explicit
+    from wasmhub.local_hub import serving_url
+    from wasmhub.settings import default_data_dir
+
+    data_dir = os.environ.get("WASMHUB_DATA_DIR")
+    return serving_url(Path(data_dir) if data_dir else default_data_dir()) or DEFAULT_HUB_URL
 
 
 def normalize_hub_url(url: str) -> str:
@@ -57,6 +73,7 @@ class PluginPage:
     total: int
     page: int
     per_page: int
+    corrected: str | None = None  # the query the hub ran instead (no hit as typed)
 
 
 class HubClient:
@@ -86,7 +103,9 @@ class HubClient:
         try:
             return self._http.get(path, params=params)
         except httpx.TransportError as exc:
-            raise unreachable(self.base_url, exc) from exc
+            error = unreachable(self.base_url, exc)
+            raise type(error)(f"{error.message.replace('registry', 'hub', 1)} ({HUB_HINT})"
+                              ) from exc
 
     def is_catalog(self) -> bool:
         """True when the server answers the catalog API with JSON."""
@@ -108,8 +127,10 @@ class HubClient:
         if not isinstance(items, list):
             raise RegistryUpstreamError(
                 f"{self.base_url} is not a wasmhub catalog (no 'items' in /api/v1/plugins)")
+        corrected = body.get("corrected_q")
         return PluginPage(items, int(body.get("total", len(items))),
-                          int(body.get("page", page)), int(body.get("per_page", per_page)))
+                          int(body.get("page", page)), int(body.get("per_page", per_page)),
+                          corrected if isinstance(corrected, str) else None)
 
     def plugin(self, namespace: str, name: str) -> dict[str, Any]:
         response = self._get(f"/api/v1/plugins/{namespace}/{name}")

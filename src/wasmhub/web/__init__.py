@@ -65,11 +65,24 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_page(request, exc.status_code, detail)
 
 
+_LOCALIZED_DETAILS = {
+    400: _("The request to %(path)s was not valid."),
+    403: _("You may not open %(path)s."),
+    404: _("Nothing was found at %(path)s. Try searching for a plugin."),
+}
+
+
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WasmhubError)
     if exc.http_status >= 500:
         log.error("web: %s", exc.message)
-    return error_page(request, exc.http_status, exc.message)
+    detail = exc.message
+    page = Page.of(request)
+    template = _LOCALIZED_DETAILS.get(exc.http_status)
+    if page.locale != "en" and template is not None:
+        # Domain messages are English; a translated page says the same in its language.
+        detail = page.gettext(template, path=request.url.path)
+    return error_page(request, exc.http_status, detail)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:

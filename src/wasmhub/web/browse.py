@@ -168,11 +168,15 @@ async def search(request: Request) -> Response:
     catalog = service(request)
 
     def load() -> tuple[SearchPage, dict[FacetKind, list[FacetCount]]]:
-        return catalog.search(query), catalog.facets(query)
+        found = catalog.search(query)
+        ran = replace(query, q=found.corrected_q) if found.corrected_q else query
+        return found, catalog.facets(ran)
 
     result, counts = await run_in_threadpool(load)
     context = {
         "query": {"q": query.q, "sort": query.sort.value},
+        "has_filters": bool(query.filters()),
+        "corrected_q": result.corrected_q,
         "result": result,
         "facets": facet_groups(page, query, counts),
         "sort_options": [(value.value, page.gettext(label)) for value, label in SORT_LABELS],

@@ -27,6 +27,7 @@ from wasmhub.config_schema import SchemaEvaluator
 from wasmhub.errors import NotFoundError
 from wasmhub.web import i18n
 from wasmhub.web.context import Page, is_htmx, plugin_url, trusted_html
+from wasmhub.web.form_extras import localize_form, map_fields
 from wasmhub.web.schema_form import (
     FieldKind,
     FormField,
@@ -94,9 +95,14 @@ class ConfigState:
         self.config = config
         self.errors = errors_by_name(problems)
 
-    def context(self) -> dict[str, Any]:
+    def context(self, locale: str = "en") -> dict[str, Any]:
+        form, maps = self.form, {}
+        if form is not None and self.schema is not None:
+            maps = map_fields(form, self.schema)
+            form = localize_form(form, self.schema, locale)
         return {
-            "form": self.form,
+            "form": form,
+            "map_fields": maps,
             "schema_problem": self.problem,
             "submitted": self.submitted,
             "config_errors": self.errors,
@@ -165,7 +171,7 @@ def _page_context(
         "starred": detail.starred_by_user,
         "star_url": "/stars" + url.removeprefix("/plugins"),
         "config_url": url + (f"?version={version.version.tag}" if version else ""),
-        **config.context(),
+        **config.context(page.locale),
     }
 
 

@@ -117,12 +117,32 @@
     return count === 0;
   }
 
+  // Install snippets follow the form: once the typed config is valid (checked here
+  // first), the form is posted in the background and only the snippets the answer
+  // carries out of band are swapped in; the form itself, and the focus, stay put.
+  function liveSnippets(form) {
+    var timer = null;
+    var url = form.getAttribute("hx-post");
+    if (!window.htmx || !url) return function () {};
+    return function () {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(function () {
+        timer = null;
+        // Not for a form the page no longer shows, nor while its own submit is running.
+        if (!document.body.contains(form) || form.classList.contains("htmx-request")) return;
+        if (!refreshConfig(form)) return;
+        window.htmx.ajax("POST", url, { source: form, swap: "none" });
+      }, 350);
+    };
+  }
+
   function initConfigForms(root) {
     root.querySelectorAll("form[data-config-form]").forEach(function (form) {
       if (form.dataset.ready) return;
       form.dataset.ready = "1";
-      form.addEventListener("input", function () { refreshConfig(form); });
-      form.addEventListener("change", function () { refreshConfig(form); });
+      var follow = liveSnippets(form);
+      form.addEventListener("input", function () { refreshConfig(form); follow(); });
+      form.addEventListener("change", function () { refreshConfig(form); follow(); });
     });
   }
 
@@ -230,3 +250,124 @@ document.addEventListener("htmx:configRequest", function (event) {
   });
   drop.forEach(function (key) { if (params.delete) params.delete(key); else delete params[key]; });
 });
+
+// Map-typed config fields (plans, users: an object of any keys) get a key/value editor.
+// The JSON textarea the server reads stays the source of truth: every edit rewrites it
+// and fires "input", so validation, the preview and the snippets follow. Without JS, or
+// when the current text is not a JSON object, the textarea is left as it is.
+(function () {
+  "use strict";
+  function text(form, key, fallback) { return (form && form.dataset["msg" + key]) || fallback; }
+
+  function valueInput(kind, value) {
+    var input;
+    if (kind === "boolean") {
+      input = document.createElement("input");
+      input.type = "checkbox";
+      input.checked = value === true;
+    } else if (kind === "json") {
+      input = document.createElement("textarea");
+      input.rows = 2;
+      input.spellcheck = false;
+      input.value = value === undefined ? "" : JSON.stringify(value);
+    } else {
+      input = document.createElement("input");
+      input.type = kind === "string" ? "text" : "number";
+      if (kind === "integer") input.step = "1";
+      input.value = value === undefined || value === null ? "" : String(value);
+    }
+    input.className = "map-value";
+    return input;
+  }
+
+  function readValue(kind, input) {
+    if (kind === "boolean") return input.checked;
+    var raw = input.value;
+    if (kind === "string") return raw;
+    if (raw.trim() === "") return undefined;
+    if (kind === "json") {
+      try { input.removeAttribute("aria-invalid"); return JSON.parse(raw); }
+      catch (e) { input.setAttribute("aria-invalid", "true"); return raw; }
+    }
+    return Number(raw);
+  }
+
+  function initMap(box) {
+    if (box.dataset.ready) return;
+    var area = box.querySelector("textarea[data-kind]");
+    if (!area) return;
+    var entries;
+    try { entries = area.value.trim() ? JSON.parse(area.value) : {}; } catch (e) { return; }
+    if (typeof entries !== "object" || entries === null || Array.isArray(entries)) return;
+    box.dataset.ready = "1";
+    var form = box.closest("form");
+    var kind = box.dataset.mapField;
+    var label = box.querySelector("label");
+    var name = label ? label.textContent.replace("*", "").trim() : area.name;
+    var editor = document.createElement("div");
+    editor.className = "map-editor";
+    editor.setAttribute("role", "group");
+    if (label) editor.setAttribute("aria-label", name);
+    var rows = document.createElement("div");
+    rows.className = "map-rows";
+    editor.appendChild(rows);
+
+    function sync() {
+      var result = {};
+      rows.querySelectorAll(".map-row").forEach(function (row) {
+        var key = row.querySelector(".map-key").value.trim();
+        var value = readValue(kind, row.querySelector(".map-value"));
+        if (key !== "" && value !== undefined) result[key] = value;
+      });
+      area.value = Object.keys(result).length ? JSON.stringify(result, null, 2) : "";
+      area.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+
+    function addRow(key, value) {
+      var row = document.createElement("div");
+      row.className = "map-row";
+      var n = rows.children.length + 1;
+      var keyInput = document.createElement("input");
+      keyInput.type = "text";
+      keyInput.className = "map-key";
+      keyInput.value = key;
+      keyInput.spellcheck = false;
+      keyInput.setAttribute("aria-label", name + " " + text(form, "Key", "Key") + " " + n);
+      var input = valueInput(kind, value);
+      input.setAttribute("aria-label", name + " " + text(form, "Value", "Value") + " " + n);
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "btn btn-small btn-secondary map-remove";
+      remove.textContent = "×";
+      remove.setAttribute("aria-label", text(form, "RemoveEntry", "Remove entry") + " " + n);
+      remove.addEventListener("click", function () { row.remove(); sync(); });
+      [keyInput, input].forEach(function (el) {
+        el.addEventListener("input", function (e) { e.stopPropagation(); sync(); });
+        el.addEventListener("change", function (e) { e.stopPropagation(); sync(); });
+      });
+      row.appendChild(keyInput);
+      row.appendChild(input);
+      row.appendChild(remove);
+      rows.appendChild(row);
+      return keyInput;
+    }
+
+    Object.keys(entries).forEach(function (key) { addRow(key, entries[key]); });
+    var add = document.createElement("button");
+    add.type = "button";
+    add.className = "btn btn-small btn-secondary map-add";
+    add.textContent = "+ " + text(form, "AddEntry", "Add entry");
+    add.addEventListener("click", function () { addRow("", undefined).focus(); });
+    editor.appendChild(add);
+    area.hidden = true;
+    box.querySelectorAll(".hint").forEach(function (hint) {
+      if (!hint.id) hint.hidden = true;  // "Edited as JSON." no longer applies
+    });
+    area.parentNode.insertBefore(editor, area);
+    if (label) label.removeAttribute("for");
+  }
+
+  function init(root) { root.querySelectorAll("[data-map-field]").forEach(initMap); }
+  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("htmx:load", function (e) { init(e.target); });
+})();
