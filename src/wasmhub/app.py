@@ -9,12 +9,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
 from wasmhub import __version__
 from wasmhub.api import create_api
+from wasmhub.authz.identity import TOKEN_PATH
+from wasmhub.authz.middleware import PrincipalMiddleware
+from wasmhub.authz.token_endpoint import make_token_endpoint
 from wasmhub.deploy.serving import module_routes
 from wasmhub.hub import Hub
 from wasmhub.registry.routes import registry_mount
@@ -30,7 +34,10 @@ async def healthz(request: Request) -> JSONResponse:
 
 def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
     hub = hub or Hub.open(settings)
-    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route(TOKEN_PATH, make_token_endpoint(hub.identity), methods=["GET", "POST"]),
+    ]
     routes.append(registry_mount(hub))
     routes.extend(module_routes())  # raw modules by sha256 for proxies (docs/deploy.md)
     routes.append(Mount("/api", app=create_api(hub)))
@@ -42,7 +49,9 @@ def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
         yield
         opened.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    # One principal per request, for every mount (authz.middleware).
+    middleware = [Middleware(PrincipalMiddleware, identity=hub.identity)]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.hub = hub
     return app
 

@@ -23,6 +23,7 @@ from wasmhub.settings import Settings
 from wasmhub.storage import BlobStore, FilesystemBlobStore
 
 if TYPE_CHECKING:
+    from wasmhub.authz.identity import Identity
     from wasmhub.catalog.adding import PluginImporter
     from wasmhub.registry.service import RegistryService
     from wasmhub.wasm.registry_hook import PluginAnalyser
@@ -40,10 +41,22 @@ class Hub:
     _analyser: PluginAnalyser | None = field(init=False, default=None, repr=False)
     _importer: PluginImporter | None = field(init=False, default=None, repr=False)
     _registry: RegistryService | None = field(init=False, default=None, repr=False)
+    _identity: Identity | None = field(init=False, default=None, repr=False)
     _build_lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self.storage = FilesystemBlobStore(self.settings.data_dir)
+
+    @property
+    def identity(self) -> Identity:
+        """Accounts, permissions, tokens, audit and limits (built on first use: importing
+        them costs CLI commands and worker start-up time they may not need)."""
+        with self._build_lock:
+            if self._identity is None:
+                from wasmhub.authz.identity import Identity
+
+                self._identity = Identity.build(self.settings, self.database)
+            return self._identity
 
     @classmethod
     def open(cls, settings: Settings, *, resolver: Resolver | None = None) -> Hub:

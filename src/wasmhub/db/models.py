@@ -8,6 +8,9 @@ import importlib
 MODEL_MODULES: tuple[str, ...] = (
     "wasmhub.registry.models",
     "wasmhub.catalog.models",
+    "wasmhub.accounts.models",
+    "wasmhub.orgs.models",
+    "wasmhub.authz.models",
 )
 
 

@@ -4,7 +4,9 @@
 the latest). ``POST`` to the same URL validates the config form server-side with
 ``jsonschema`` and re-renders the page (or, for htmx, just the config section) with the
 generated pluginConfig JSON or the field errors; the install snippets then carry that
-config. ``POST /stars/{namespace}/{name}`` stars or unstars for the visitor.
+config. ``POST /stars/{namespace}/{name}`` stars or unstars for the signed-in user (one
+star per person; signed-out visitors are sent to sign in). A plugin the visitor may not
+read is "not found", exactly like one that does not exist.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from wasmhub.authz.permissions import Permission
 from wasmhub.catalog.service import CatalogService
 from wasmhub.catalog.snippets import version_snippets
 from wasmhub.catalog.types import PluginDetail, Snippet, VersionDetail
@@ -115,9 +119,12 @@ async def _load(
 ) -> tuple[PluginDetail, VersionDetail | None]:
     namespace, name = _names(request)
     catalog = CatalogService(request.app.state.hub)
-    user = page.visitor() if page.request.cookies.get("wasmhub_visitor") else None
+    user = page.principal.username if page.principal.is_person else None
 
     def load() -> tuple[PluginDetail, VersionDetail | None]:
+        page.identity.access.require(page.principal, Permission.REPOSITORY_READ,
+                                     repository=f"{namespace}/{name}",
+                                     what=f"plugin {namespace}/{name}")
         detail = catalog.get_plugin(namespace, name, user)
         tag = _pick_version(detail, wanted)
         return detail, (catalog.get_version(namespace, name, tag) if tag else None)
@@ -192,12 +199,19 @@ async def plugin_page(request: Request) -> Response:
 async def star(request: Request) -> Response:
     page = Page.of(request)
     namespace, name = _names(request)
-    form = await request.form(max_fields=10)
+    form = await page.checked_form(max_fields=10)
     wants_star = form.get("starred", "true") != "false"
     catalog = CatalogService(request.app.state.hub)
-    user = page.visitor()
+    principal = page.principal
+    if not principal.is_person or not principal.username:
+        return page.finish(RedirectResponse(
+            "/account/sign-in?next=" + quote(plugin_url(namespace, name)), status_code=303))
+    user = principal.username
 
     def change() -> PluginDetail:
+        page.identity.access.require(principal, Permission.REPOSITORY_STAR,
+                                     repository=f"{namespace}/{name}",
+                                     what=f"plugin {namespace}/{name}")
         if wants_star:
             catalog.star(namespace, name, user)
         else:

@@ -230,3 +230,9 @@ document.addEventListener("htmx:configRequest", function (event) {
   });
   drop.forEach(function (key) { if (params.delete) params.delete(key); else delete params[key]; });
 });
+
+// Every htmx request carries the page's CSRF token (forms also carry it as a field).
+document.addEventListener("htmx:configRequest", function (event) {
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  if (meta && meta.content) event.detail.headers["X-CSRF-Token"] = meta.content;
+});
