@@ -51,6 +51,8 @@ class Principal:
     registry_access: dict[str, frozenset[RegistryAction]] | None = None
     registry_catalog: bool = False  # the JWT grants registry:catalog:*
     registry_visible: frozenset[str] = frozenset()  # readable, though pull was not asked
+    # Actions the token endpoint was asked for and refused, per repository.
+    registry_denied: dict[str, frozenset[RegistryAction]] = field(default_factory=dict)
     client_addr: str = ""
     session_csrf: str | None = None
     via: str = field(default="", compare=False)  # "session", "api-token", "jwt", "basic"

@@ -106,11 +106,15 @@ class RegistryTokenSigner:
     # -- tokens --------------------------------------------------------------------------
 
     def issue(self, principal: Principal, access: dict[str, frozenset[RegistryAction]],
-              catalog: bool = False, visible: frozenset[str] = frozenset()
+              catalog: bool = False, visible: frozenset[str] = frozenset(),
+              denied: dict[str, frozenset[RegistryAction]] | None = None
               ) -> tuple[str, int]:
         """A signed JWT granting ``access``. ``visible`` names requested repositories the
         principal may read though it did not ask to pull (so a refusal can be 403, not
-        404); it is an extra member of the access entries, ignored by other readers."""
+        404); ``denied`` the actions asked for and refused (so the registry answers 403/404
+        instead of asking the client to fetch a token for them again). Both are extra
+        members of the access entries, which other readers ignore."""
+        refused = denied or {}
         ring = self.ring()
         now = int(time.time())
         claims: dict[str, Any] = {
@@ -118,7 +122,8 @@ class RegistryTokenSigner:
             "exp": now + self.lifetime, "jti": secrets.token_hex(8),
             "sub": principal.username or "",
             "access": [{"type": "repository", "name": name, "actions": sorted(actions),
-                        **({"visible": True} if name in visible else {})}
+                        **({"visible": True} if name in visible else {}),
+                        **({"denied": sorted(refused[name])} if refused.get(name) else {})}
                        for name, actions in sorted(access.items())],
         }
         if catalog:
@@ -156,6 +161,7 @@ class RegistryTokenSigner:
             raise AuthenticationError("the bearer token is not valid") from None
         access: dict[str, frozenset[RegistryAction]] = {}
         visible: set[str] = set()
+        denied: dict[str, frozenset[RegistryAction]] = {}
         catalog = False
         for entry in claims.get("access") or []:
             if not isinstance(entry, dict):
@@ -166,6 +172,10 @@ class RegistryTokenSigner:
             actions = frozenset(RegistryAction(a) for a in entry.get("actions") or []
                                 if a in RegistryAction.__members__.values())
             access[str(entry.get("name"))] = actions
+            refused = frozenset(RegistryAction(a) for a in entry.get("denied") or []
+                                if a in RegistryAction.__members__.values())
+            if refused:
+                denied[str(entry.get("name"))] = refused
             if entry.get("visible") and RegistryAction.PULL not in actions:
                 visible.add(str(entry.get("name")))
         uid = claims.get("uid")
@@ -176,4 +186,5 @@ class RegistryTokenSigner:
         return Principal(kind, user_id=uid, username=claims.get("sub") or None,
                               is_site_admin=bool(claims.get("adm")), token=grant,
                               registry_access=access, registry_catalog=catalog,
-                              registry_visible=frozenset(visible), via="jwt")
+                              registry_visible=frozenset(visible), registry_denied=denied,
+                              via="jwt")

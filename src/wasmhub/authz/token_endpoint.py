@@ -133,8 +133,9 @@ def make_token_endpoint(identity: Identity) -> Callable[[Request], Awaitable[Res
                 return _error(Unauthorized(exc.message), identity.signer.service)
         wanted, catalog = parse_scopes(scopes)
         access, visible = await run_in_threadpool(grant, principal, wanted)
+        denied = {name: wanted[name] - access[name] for name in wanted}
         jwt_token, lifetime = identity.signer.issue(principal, access, catalog=catalog,
-                                                    visible=visible)
+                                                    visible=visible, denied=denied)
         issued = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         return JSONResponse({"token": jwt_token, "access_token": jwt_token,
                              "expires_in": lifetime, "issued_at": issued},

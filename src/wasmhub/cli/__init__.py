@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "wasmhub.cli.runtime",
     "wasmhub.cli.catalog",
     "wasmhub.cli.deploy",
+    "wasmhub.cli.identity",
 )
 
 for _name in COMMAND_MODULES:

@@ -7,9 +7,11 @@ answers in the OCI envelope:
 
 - anonymous and not allowed: ``401`` with ``WWW-Authenticate: Bearer realm=…,
   service=…,scope=repository:<name>:<actions>`` so the client fetches a token;
-- a bearer token that does not cover the repository: ``401`` ``insufficient_scope``;
-- a token that covers it but was denied read: ``404 NAME_UNKNOWN`` (private
-  repositories are invisible); read but not the write asked for: ``403 DENIED``.
+- a bearer token that was not asked for what the request needs: ``401``
+  ``insufficient_scope`` with the scope to ask for;
+- a token whose endpoint was asked and refused: ``404 NAME_UNKNOWN`` when the
+  repository may not even be read (private repositories are invisible), else ``403
+  DENIED``.
 
 Anonymous pulls of public repositories need one indexed read (on SQLite on the event
 loop); bearer requests need only the token's signature. Pushes and deletes are audited
@@ -58,6 +60,8 @@ class Need:
     actions: frozenset[RegistryAction]
     kind: str
     reference: str
+    # What a challenge tells the client to ask for, when more than ``actions``.
+    suggest: frozenset[RegistryAction] | None = None
 
 
 def classify(path: str, method: str) -> Need | None:
@@ -76,7 +80,11 @@ def classify(path: str, method: str) -> Need | None:
             actions = DELETE
         else:
             actions = PUSH
-        return Need(name, actions, kind, rest)
+        # A HEAD of a blob is how pushers check what to upload: suggest pull,push, since
+        # some clients (oras-py) keep the first token for the whole push. The token
+        # endpoint still grants only what the caller may do.
+        suggest = PUSH if kind == "blobs" and method == "HEAD" else None
+        return Need(name, actions, kind, rest, suggest)
     return None
 
 
@@ -106,7 +114,8 @@ class RegistryGate:
         parts = [f'realm="{self.realm(scope)}"',
                  f'service="{self.identity.signer.service}"']
         if need is not None:
-            parts.append(f'scope="{scope_string(need.repository, need.actions)}"')
+            parts.append(
+                f'scope="{scope_string(need.repository, need.suggest or need.actions)}"')
         if error:
             parts.append(f'error="{error}"')
         return "Bearer " + ",".join(parts)
@@ -172,11 +181,14 @@ class RegistryGate:
         """None when allowed, else the error (and challenge) to answer with."""
         access = principal.registry_access
         if access is not None:  # a registry JWT: its claims decide, no database
-            granted = access.get(need.repository)
-            if granted is not None and need.actions <= granted:
+            granted = access.get(need.repository, frozenset())
+            if need.actions <= granted:
                 return None
-            if granted is None:
-                return (Unauthorized("the token does not cover this repository"),
+            never_asked = need.actions - granted - principal.registry_denied.get(
+                need.repository, frozenset())
+            if never_asked:
+                # The client asked for less than this request needs: tell it what to ask.
+                return (Unauthorized("the token does not cover this request"),
                         self.challenge(scope, need, "insufficient_scope"))
             return self._denial(need, RegistryAction.PULL in granted
                                 or need.repository in principal.registry_visible)
