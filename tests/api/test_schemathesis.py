@@ -7,10 +7,9 @@ make the hub resolve and contact arbitrary hosts; tests/catalog covers its input
 
 from __future__ import annotations
 
-import pytest
-
 from itertools import product
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings

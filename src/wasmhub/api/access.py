@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 
 from wasmhub.accounts.service import same_secret
 from wasmhub.authz.access import AccessService
+from wasmhub.authz.audit import AuditAction, Outcome
 from wasmhub.authz.identity import Identity
 from wasmhub.authz.middleware import principal_of
 from wasmhub.authz.principal import Principal
@@ -33,6 +34,10 @@ def current_principal(request: Request) -> Principal:
     if request.method not in SAFE_METHODS and principal.via == "session":
         sent = request.headers.get(CSRF_HEADER, "")
         if not sent or not same_secret(sent, principal.session_csrf or ""):
+            identity_of(request).audit.record(
+                AuditAction.ACCESS_DENIED, principal, outcome=Outcome.DENIED,
+                target=request.url.path[:200], reason="API call from a session without "
+                "its CSRF token", origin=request.headers.get("origin"))
             raise PermissionDeniedError(
                 f"a signed-in browser must send its CSRF token in {CSRF_HEADER}")
     return principal

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from wasmhub.accounts.service import AccountService
 from wasmhub.authz.access import AccessService
 from wasmhub.authz.audit import AuditLog
+from wasmhub.authz.middleware import TOKEN_PATH
 from wasmhub.authz.ratelimit import RateLimiter, make_rate_limiter
 from wasmhub.authz.registry_tokens import RegistryTokenSigner
 from wasmhub.authz.tokens import TokenService
@@ -19,7 +20,7 @@ from wasmhub.db.engine import Database
 from wasmhub.orgs.service import OrgService
 from wasmhub.settings import Settings
 
-TOKEN_PATH = "/auth/token"
+__all__ = ["TOKEN_PATH", "Identity", "registry_service"]
 
 
 @dataclass

@@ -5,6 +5,7 @@ Accepted credentials, by surface:
 
 - ``/v2/``: ``Authorization: Bearer <registry JWT>`` from the token endpoint (Docker
   token spec). Nothing else: no cookies, no Basic (clients get a Bearer challenge).
+- ``/auth/token``: nothing here; the endpoint checks its Basic credentials itself.
 - ``/api/`` and the UI: ``Authorization: Bearer whub_…`` (an API token), ``Basic``
   with a password or an API token (the CLI), or the ``wasmhub_session`` cookie.
 
@@ -29,6 +30,8 @@ from wasmhub.errors import AuthenticationError, WasmhubError
 
 if TYPE_CHECKING:
     from wasmhub.authz.identity import Identity
+
+TOKEN_PATH = "/auth/token"  # also wasmhub.authz.identity.TOKEN_PATH
 
 SESSION_COOKIE = "wasmhub_session"
 PRINCIPAL_KEY = "wasmhub.principal"
@@ -119,6 +122,10 @@ class PrincipalMiddleware:
                 raise
             return principal.with_addr(client_addr(scope))
         addr = client_addr(scope)
+        if path == TOKEN_PATH:
+            # The token endpoint checks its own credentials (once: the abuse limits
+            # count every password check).
+            return ANONYMOUS.with_addr(addr)
         if authorization:
             scheme, _, value = authorization.partition(" ")
             if scheme.lower() == "bearer" and looks_like_token(value.strip()):
@@ -130,13 +137,19 @@ class PrincipalMiddleware:
             raise AuthenticationError("send an API token (Bearer whub_…) or Basic credentials")
         cookie = _cookie(scope, SESSION_COOKIE)
         if cookie:
-            found = await run_in_threadpool(self._session, cookie)
+            found = await run_in_threadpool(self._session, cookie, addr)
             if found is not None:
                 return found.with_addr(addr)
         return ANONYMOUS.with_addr(addr) if addr else ANONYMOUS
 
-    def _session(self, cookie: str) -> Principal | None:
-        return self.identity.accounts.resolve_session(cookie)
+    def _session(self, cookie: str, addr: str) -> Principal | None:
+        """The session's user; an unknown, expired or tampered cookie is audited and
+        the request goes on signed out (the UI then clears the cookie)."""
+        principal = self.identity.accounts.resolve_session(cookie)
+        if principal is None:
+            self.identity.audit.record(AuditAction.AUTH_FAILURE, None, outcome=Outcome.FAILURE,
+                                       client_addr=addr, reason="unknown or expired session")
+        return principal
 
     def _audit_failure(self, scope: Scope, reason: str) -> None:
         self.identity.audit.record(AuditAction.AUTH_FAILURE, None, outcome=Outcome.FAILURE,

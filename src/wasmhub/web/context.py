@@ -163,6 +163,8 @@ class Page:
                 CSRF_COOKIE, self.new_csrf, samesite="strict", httponly=True, path="/",
                 secure=self.request.app.state.hub.settings.secure_cookies,
             )
+        if self.principal.is_anonymous and self.request.cookies.get("wasmhub_session"):
+            response.delete_cookie("wasmhub_session", path="/")  # unknown or expired
         response.headers.setdefault("Vary", "Accept-Language, Cookie, HX-Request")
         return response
 
