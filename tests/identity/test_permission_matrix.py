@@ -311,6 +311,9 @@ def secure_settings(tmp_path: object, database_url: str) -> Settings:
                     signin_limit_per_address=100_000, signin_limit_per_account=100_000)
 
 
+# About 300 HTTP round trips plus ~70 argon2 checks at the token endpoint: minutes on a
+# busy 2-core machine with PostgreSQL.
+@pytest.mark.timeout(1500)
 def test_permission_matrix(world: World) -> None:
     runner = Runner(world)
     from tests.catalog.publish import push

@@ -55,7 +55,7 @@ class RunningServer:
             self.process.wait(timeout=30)
 
 
-def wait_until_up(server: RunningServer, path: str = "/v2/", timeout: float = 30.0) -> None:
+def wait_until_up(server: RunningServer, path: str = "/v2/", timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:

@@ -46,8 +46,14 @@ _PUBLIC_FACTS_SQL = (
 )
 
 
+LIBRARY = "library"  # the catalog's namespace of single-component repositories
+
+
 def namespace_of(repository: str) -> str:
-    return repository.split("/", 1)[0]
+    """The namespace owning ``repository``: its first component, or ``library`` for a
+    single-component name (as the catalog lists it, docs/api.md)."""
+    head, sep, _ = repository.partition("/")
+    return head if sep else LIBRARY
 
 
 @dataclass(frozen=True)
@@ -97,14 +103,16 @@ class ReadScope:
             return true()
         in_private_ns = exists(select(Namespace.id).where(
             Namespace.private.is_(True),
-            or_(name_col == Namespace.name,
-                func.substr(name_col, 1, func.length(Namespace.name) + 1)
-                == Namespace.name + "/")))
+            or_(func.substr(name_col, 1, func.length(Namespace.name) + 1)
+                == Namespace.name + "/",
+                and_(Namespace.name == LIBRARY, ~name_col.contains("/")))))
         private_repo = name_col.in_(
             select(RepositoryPolicy.repository).where(RepositoryPolicy.private.is_(True)))
         allowed: list[ColumnElement[bool]] = [~or_(in_private_ns, private_repo)]
         for ns in sorted(self.namespaces):
-            allowed.append(or_(name_col == ns, name_col.startswith(ns + "/", autoescape=True)))
+            allowed.append(name_col.startswith(ns + "/", autoescape=True))
+            if ns == LIBRARY:
+                allowed.append(~name_col.contains("/"))
         if self.repositories:
             allowed.append(name_col.in_(sorted(self.repositories)))
         return or_(*allowed) if len(allowed) > 1 else allowed[0]

@@ -29,6 +29,9 @@ from wasmhub.errors import AuthenticationError
 ALGORITHM = "HS256"
 ISSUER = "wasmhub"
 RELOAD_CHECK_SECONDS = 2.0
+# Verified tokens kept per process, so a client's repeated requests with one token cost a
+# dictionary lookup instead of a signature check and a JSON parse each.
+VERIFIED_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class RegistryTokenSigner:
         self._ring: KeyRing | None = None
         self._mtime = 0.0
         self._checked = 0.0
+        self._verified: dict[str, tuple[float, Principal]] = {}
 
     # -- keys ------------------------------------------------------------------------
 
@@ -90,6 +94,7 @@ class RegistryTokenSigner:
             if self._ring is None or mtime != self._mtime:
                 self._ring = self._read()
                 self._mtime = mtime
+                self._verified = {}  # a retired key must not live on in the cache
             return self._ring
 
     def rotate(self, retire: bool = False) -> str:
@@ -142,6 +147,19 @@ class RegistryTokenSigner:
 
     def verify(self, token: str) -> Principal:
         """The principal a registry JWT stands for; AuthenticationError when invalid."""
+        cached = self._verified.get(token)
+        if cached is not None and cached[0] > time.time():
+            self.ring()  # notices a rotation (and clears the cache) within seconds
+            hit = self._verified.get(token)
+            if hit is not None:
+                return hit[1]
+        principal, expires = self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified = {}
+        self._verified[token] = (expires, principal)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -183,8 +201,9 @@ class RegistryTokenSigner:
         grant = TokenGrant(int(tid), frozenset(), (), claims.get("org")) if tid else None
         kind = (PrincipalKind.TOKEN if grant else
                 PrincipalKind.USER if uid is not None else PrincipalKind.ANONYMOUS)
-        return Principal(kind, user_id=uid, username=claims.get("sub") or None,
+        principal = Principal(kind, user_id=uid, username=claims.get("sub") or None,
                               is_site_admin=bool(claims.get("adm")), token=grant,
                               registry_access=access, registry_catalog=catalog,
                               registry_visible=frozenset(visible), registry_denied=denied,
                               via="jwt")
+        return principal, float(claims["exp"])

@@ -277,8 +277,9 @@ class OrgService:
     def set_repository_policy(self, principal: Principal, repository: str, *,
                               private: bool | None = None, tag_immutable: bool | None = None
                               ) -> RepositoryPolicy:
-        if not is_valid_name(repository):
-            raise InputError(f"{repository!r} is not a repository name")
+        if not is_valid_name(repository) or "/" not in repository:
+            raise InputError(f"{repository!r} is not a namespaced repository name "
+                             "(single-component names follow the library namespace)")
         self.access.require(principal, Permission.REPOSITORY_CONFIGURE, repository=repository)
         with self.db.session() as session:
             policy = session.get(RepositoryPolicy, repository)
