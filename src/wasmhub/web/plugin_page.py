@@ -204,8 +204,10 @@ async def star(request: Request) -> Response:
     catalog = CatalogService(request.app.state.hub)
     principal = page.principal
     if not principal.is_person or not principal.username:
-        return page.finish(RedirectResponse(
-            "/account/sign-in?next=" + quote(plugin_url(namespace, name)), status_code=303))
+        target = "/account/sign-in?next=" + quote(plugin_url(namespace, name))
+        if is_htmx(request):  # a whole-page navigation, not a sign-in form in the button
+            return page.finish(Response(status_code=204, headers={"HX-Redirect": target}))
+        return page.finish(RedirectResponse(target, status_code=303))
     user = principal.username
 
     def change() -> PluginDetail:
