@@ -244,3 +244,18 @@ def test_json_lines_export(world: World) -> None:
     page = world.client.get("/orgs/privco/audit")
     world.client.cookies.clear()
     assert page.status_code == 200 and "visibility.change" in page.text
+
+
+def test_served_modules_follow_visibility(world: World) -> None:
+    """/modules/sha256:<hex>.wasm (deploy) asks the same permission check."""
+    from wasmhub.catalog.service import CatalogService
+
+    version = CatalogService(world.hub).get_version("privco", "plug", "1.0.0")
+    url = f"/modules/sha256:{version.module_sha256}.wasm"
+    world.client.cookies.clear()
+    assert world.client.get(url).status_code == 404
+    meg = world.subjects["meg"]
+    world.client.cookies.set("wasmhub_session", meg.session or "")
+    served = world.client.get(url)
+    world.client.cookies.clear()
+    assert served.status_code == 200 and served.content.startswith(b"\0asm")
