@@ -57,6 +57,11 @@ MiB = 1024 * 1024
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 PULL_REPO = "bench/pull"
+BENCH_USER = "bench"
+BENCH_PASSWORD = "bench password 1234"
+# server name -> Basic credentials for its token endpoint (wasmhub runs with accounts and
+# no open namespaces: what a production hub does on every request).
+CREDENTIALS: dict[str, tuple[str, str]] = {}
 DOCS = REPO_ROOT / "docs" / "benchmarks.md"
 
 # Analysis written next to the table (kept here so a re-run keeps it; update with findings).
@@ -144,6 +149,18 @@ def with_digest(location: str, digest: str) -> str:
     return location + ("&" if "?" in location else "?") + f"digest={digest}"
 
 
+def registry_headers(server: RunningServer, repo: str, actions: str = "pull,push"
+                     ) -> dict[str, str]:
+    """A Bearer token from the hub's token endpoint ({} for a server without auth)."""
+    creds = CREDENTIALS.get(server.name)
+    if creds is None:
+        return {}
+    resp = httpx.get(f"{server.url}/auth/token", auth=creds, timeout=60,
+                     params={"service": "wasmhub", "scope": f"repository:{repo}:{actions}"})
+    resp.raise_for_status()
+    return {"Authorization": f"Bearer {resp.json()['token']}"}
+
+
 def push_blob(client: httpx.Client, server: RunningServer, repo: str, data: bytes,
               digest: str | None = None) -> str:
     digest = digest or "sha256:" + hashlib.sha256(data).hexdigest()
@@ -162,7 +179,7 @@ def push_blob(client: httpx.Client, server: RunningServer, repo: str, data: byte
 def setup_pull_repo(server: RunningServer) -> dict[str, str]:
     """Push a 1 MiB and a 10 MiB layer and a manifest tagged ``latest``; return digests."""
     digests: dict[str, str] = {}
-    with httpx.Client(timeout=60) as client:
+    with httpx.Client(timeout=60, headers=registry_headers(server, PULL_REPO)) as client:
         config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
         config_digest = push_blob(client, server, PULL_REPO, config)
         layers = []
@@ -246,7 +263,7 @@ class BlobSource:
 
 
 def run_threads(op: Callable[[httpx.Client], int], threads: int, duration: float,
-                bytes_per_op: int) -> Measurement:
+                bytes_per_op: int, headers: dict[str, str] | None = None) -> Measurement:
     """Run ``op`` in a loop on each thread for ``duration`` seconds; op returns 0 or 1
     (errors)."""
     latencies: list[float] = []
@@ -258,7 +275,7 @@ def run_threads(op: Callable[[httpx.Client], int], threads: int, duration: float
         nonlocal errors
         local: list[float] = []
         local_errors = 0
-        with httpx.Client(timeout=120) as client:
+        with httpx.Client(timeout=120, headers=headers) as client:
             while time.monotonic() < deadline:
                 t0 = time.perf_counter()
                 try:
@@ -300,7 +317,7 @@ def monolithic_push(server: RunningServer, duration: float, *, size: int = MiB,
                           content=data, headers={"Content-Type": "application/octet-stream"})
         return 0 if done.status_code == 201 else 1
 
-    return run_threads(op, threads, duration, size)
+    return run_threads(op, threads, duration, size, registry_headers(server, repo))
 
 
 def chunked_push(server: RunningServer, duration: float, *, size: int = 10 * MiB,
@@ -327,7 +344,7 @@ def chunked_push(server: RunningServer, duration: float, *, size: int = 10 * MiB
         done = client.put(with_digest(location, digest))
         return 0 if done.status_code == 201 else 1
 
-    return run_threads(op, threads, duration, size)
+    return run_threads(op, threads, duration, size, registry_headers(server, repo))
 
 
 # --------------------------------------------------------------------------- the run
@@ -344,16 +361,40 @@ def workloads(digests: dict[str, dict[str, str]]) -> list[Workload]:
         return run_wrk(f"{server.url}/v2/{PULL_REPO}/manifests/latest", 16, duration, None,
                        {"Accept": OCI_MANIFEST})
 
+    # The same GETs with a registry JWT from the token endpoint (distribution serves
+    # them anonymously: it runs without auth, the reference for the ratio).
+    def bearer_blob_get(server: RunningServer, duration: float) -> Measurement:
+        url = f"{server.url}/v2/{PULL_REPO}/blobs/{digests[server.name]['1MiB']}"
+        return run_wrk(url, 8, duration, MiB, registry_headers(server, PULL_REPO, "pull"))
+
+    def bearer_manifest_get(server: RunningServer, duration: float) -> Measurement:
+        return run_wrk(f"{server.url}/v2/{PULL_REPO}/manifests/latest", 16, duration, None,
+                       {"Accept": OCI_MANIFEST,
+                        **registry_headers(server, PULL_REPO, "pull")})
+
     return [
         Workload("blob-get-1m", "blob GET 1 MiB, c=8 (wrk)", blob_get("1MiB", MiB), "mb_per_s"),
         Workload("blob-get-10m", "blob GET 10 MiB, c=8 (wrk)", blob_get("10MiB", 10 * MiB),
                  "mb_per_s"),
         Workload("manifest-get", "manifest GET by tag, c=16 (wrk)", manifest_get),
+        Workload("blob-get-1m-bearer", "blob GET 1 MiB with Bearer JWT, c=8 (wrk)",
+                 bearer_blob_get, "mb_per_s"),
+        Workload("manifest-get-bearer", "manifest GET by tag with Bearer JWT, c=16 (wrk)",
+                 bearer_manifest_get),
         Workload("push-mono-1m", "monolithic push 1 MiB, c=4 (POST+PUT)", monolithic_push,
                  "mb_per_s"),
         Workload("push-chunked-10m", "chunked push 10 MiB, c=2 (POST+5 PATCH+PUT)",
                  chunked_push, "mb_per_s"),
     ]
+
+
+def create_bench_user(data_dir: Path, database_url: str) -> None:
+    """The owner of the ``bench`` namespace, made as an operator would (``wasmhub admin``)."""
+    env = {**os.environ, "WASMHUB_DATA_DIR": str(data_dir), "WASMHUB_DATABASE_URL": database_url}
+    subprocess.run([str(REPO_ROOT / ".venv" / "bin" / "wasmhub"), "admin", "create-user",
+                    BENCH_USER, "--email", "bench@example.com", "--password-stdin"],
+                   input=BENCH_PASSWORD + "\n", text=True, env=env, check=True,
+                   capture_output=True, timeout=120)
 
 
 @contextmanager
@@ -365,10 +406,17 @@ def start_servers(base: Path, kinds: list[str]) -> Iterator[dict[str, RunningSer
                 server = stack.enter_context(running_distribution(base / kind))
             else:
                 workers = kind.removeprefix("wasmhub-w")
-                server = stack.enter_context(running_wasmhub(
-                    base / kind / "data", f"sqlite:///{base / kind / 'wasmhub.db'}",
-                    extra_env={"WASMHUB_WORKERS": workers, "WASMHUB_LOG_LEVEL": "warning"},
-                ))
+                data, db = base / kind / "data", f"sqlite:///{base / kind / 'wasmhub.db'}"
+                server = stack.enter_context(running_wasmhub(data, db, extra_env={
+                    "WASMHUB_WORKERS": workers, "WASMHUB_LOG_LEVEL": "warning",
+                    # A production hub: accounts, no anonymous pushes, tokens that
+                    # outlive the run.
+                    "WASMHUB_OPEN_NAMESPACES": "false",
+                    "WASMHUB_REGISTRY_TOKEN_SECONDS": "3600",
+                    "WASMHUB_SIGNIN_LIMIT_PER_ADDRESS": "100000",
+                }))
+                create_bench_user(data, db)
+                CREDENTIALS[kind] = (BENCH_USER, BENCH_PASSWORD)
             server.name = kind
             servers[kind] = server
         yield servers

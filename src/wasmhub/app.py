@@ -18,10 +18,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wasmhub.api import create_api
+from wasmhub.authz.identity import TOKEN_PATH
+from wasmhub.authz.middleware import PrincipalMiddleware
+from wasmhub.authz.token_endpoint import make_token_endpoint
 from wasmhub.deploy.serving import module_routes
 from wasmhub.hub import Hub
 from wasmhub.local_hub import forget_serving, record_serving
@@ -114,6 +117,7 @@ async def sweep_uploads_forever(hub: Hub) -> None:
 def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
     hub = hub or Hub.open(settings)
     routes: list[BaseRoute] = _operations_routes(hub)
+    routes.append(Route(TOKEN_PATH, make_token_endpoint(hub.identity), methods=["GET", "POST"]))
     routes.append(registry_mount(hub))
     routes.extend(module_routes())  # raw modules by sha256 for proxies (docs/deploy.md)
     routes.append(Mount("/api", app=create_api(hub)))
@@ -132,7 +136,10 @@ def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
             opened.close()
             _worker_exited()
 
-    middleware = [Middleware(HardenResponses), Middleware(RejectNul)]
+    # One principal per request, for every mount (authz.middleware), resolved after the
+    # boundary checks.
+    middleware = [Middleware(HardenResponses), Middleware(RejectNul),
+                  Middleware(PrincipalMiddleware, identity=hub.identity)]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.hub = hub
     _observe(app, hub)

@@ -27,6 +27,7 @@ from wasmhub.storage import BlobStore
 from wasmhub.storage.factory import open_store
 
 if TYPE_CHECKING:
+    from wasmhub.authz.identity import Identity
     from wasmhub.catalog.adding import PluginImporter
     from wasmhub.catalog.downloads import DownloadBuffer
     from wasmhub.config_schema import SchemaEvaluator
@@ -47,12 +48,24 @@ class Hub:
     _importer: PluginImporter | None = field(init=False, default=None, repr=False)
     _registry: RegistryService | None = field(init=False, default=None, repr=False)
     _schema_evaluator: SchemaEvaluator | None = field(init=False, default=None, repr=False)
+    _identity: Identity | None = field(init=False, default=None, repr=False)
     _build_lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
     # Run by close(), last added first (e.g. the download buffer's final flush).
     _closers: list[Callable[[], None]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.storage = open_store(self.settings)
+
+    @property
+    def identity(self) -> Identity:
+        """Accounts, permissions, tokens, audit and limits (built on first use: importing
+        them costs CLI commands and worker start-up time they may not need)."""
+        with self._build_lock:
+            if self._identity is None:
+                from wasmhub.authz.identity import Identity
+
+                self._identity = Identity.build(self.settings, self.database)
+            return self._identity
 
     @classmethod
     def open(cls, settings: Settings, *, resolver: Resolver | None = None) -> Hub:

@@ -40,6 +40,12 @@ class LogFormat(StrEnum):
     JSON = "json"
 
 
+class SignupMode(StrEnum):
+    OPEN = "open"  # anyone may create an account
+    INVITE_ONLY = "invite-only"  # sign-up needs a code from `wasmhub admin invite-code`
+    CLOSED = "closed"  # only `wasmhub admin create-user` makes accounts
+
+
 class Settings(BaseSettings):
     """Everything a wasmhub server or command needs to know about its deployment."""
 
@@ -110,7 +116,8 @@ class Settings(BaseSettings):
         300, ge=10, le=7 * 86400, description="Lifetime of a presigned blob URL."
     )
     redis_url: str | None = Field(
-        None, description="Redis URL (redis://host:6379/0) shared by every replica."
+        None, description="Redis URL (redis://host:6379/0) shared by every replica: download "
+        "counts, rate-limit counters."
     )
     redis_key_prefix: str = Field(
         "wasmhub:", max_length=64, description="Prefix of every Redis key the hub uses."
@@ -164,6 +171,28 @@ class Settings(BaseSettings):
         "answer before it restarts it (slow start-up on a loaded machine is not a hang).",
     )
 
+    # -- identity and access (docs/operations.md) ------------------------------------
+    signup: SignupMode = Field(SignupMode.CLOSED, description="open, invite-only or closed.")
+    open_namespaces: bool = Field(
+        False,
+        description="Development hubs only: anyone, signed in or not, may push, move tags "
+        "and delete in namespaces no user or organization owns.",
+    )
+    session_days: int = Field(14, ge=1, le=365, description="Lifetime of a web session.")
+    cookie_secure: bool | None = Field(
+        None, description="Mark cookies Secure; default: when public_url is https://."
+    )
+    registry_token_seconds: int = Field(
+        300, ge=30, le=3600, description="Lifetime of registry bearer tokens (JWT)."
+    )
+    signin_limit_per_account: int = Field(
+        10, ge=1, description="Failed sign-ins per account per rate window."
+    )
+    signin_limit_per_address: int = Field(
+        60, ge=1, description="Sign-in and token requests per client address per window."
+    )
+    rate_window_seconds: int = Field(300, ge=1, description="The rate-limit window.")
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -177,6 +206,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'wasmhub.db').resolve()}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.base_url.startswith("https://")
 
     @property
     def base_url(self) -> str:

@@ -5,14 +5,21 @@ from __future__ import annotations
 import html
 import socket
 
+import pytest
 import yaml
 from starlette.testclient import TestClient
 
+from tests.support.accounts import make_user
 from wasmhub.app import create_app
 from wasmhub.hub import Hub
 from wasmhub.settings import Settings
 
-USER = {"X-Wasmhub-User": "ann"}
+
+@pytest.fixture
+def USER(client: TestClient) -> dict[str, str]:
+    """A signed-in person; add-by-URL goes to the unowned ``library`` namespace of this
+    development hub (tests/conftest.py: open_namespaces)."""
+    return make_user(client.app.state.hub, "ann")  # type: ignore[attr-defined]
 
 
 def body(url: str, **extra: object) -> dict[str, object]:
@@ -20,7 +27,9 @@ def body(url: str, **extra: object) -> dict[str, object]:
             "description": {"en": "Added over the API"}, **extra}
 
 
-def test_add_by_url_creates_the_plugin(client: TestClient, web: str) -> None:
+def test_add_by_url_creates_the_plugin(
+    client: TestClient, web: str, USER: dict[str, str]
+) -> None:
     response = client.post("/api/v1/plugins", json=body(f"{web}/plugin.wasm"), headers=USER)
     assert response.status_code == 201, response.text
     created = response.json()
@@ -32,7 +41,7 @@ def test_add_by_url_creates_the_plugin(client: TestClient, web: str) -> None:
     assert again.headers["content-type"] == "application/problem+json"
 
 
-def test_add_by_url_refusals(client: TestClient, web: str) -> None:
+def test_add_by_url_refusals(client: TestClient, web: str, USER: dict[str, str]) -> None:
     cases = [
         (body(f"{web}/notes.txt"), 400, "not a WebAssembly module"),
         (body(f"{web}/plain.wasm"), 400, "proxy_abi_version"),
@@ -55,7 +64,7 @@ def test_add_by_url_refusals(client: TestClient, web: str) -> None:
 
 
 def test_version_detail_returns_every_snippet_pinned_by_the_manifest_digest(
-    client: TestClient, web: str
+    client: TestClient, web: str, USER: dict[str, str]
 ) -> None:
     created = client.post("/api/v1/plugins", json=body(f"{web}/plugin.wasm", name="pinned"),
                           headers=USER)
@@ -92,7 +101,7 @@ def test_an_unresolvable_host_answers_a_400_problem(settings: Settings) -> None:
     hub = Hub.open(settings, resolver=no_such_name)
     with TestClient(create_app(settings, hub), raise_server_exceptions=False) as client:
         response = client.post("/api/v1/plugins", json=body("https://nosuch.example/x.wasm"),
-                               headers=USER)
+                               headers=make_user(hub, "ann"))
     assert response.status_code == 400, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert "'nosuch.example'" in response.json()["detail"]

@@ -6,9 +6,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.catalog.records import record
+from tests.support.accounts import make_user
 from wasmhub.catalog.service import CatalogService
 
-USER = {"X-Wasmhub-User": "ann"}
 XSS_README = """# Hello
 
 <script>alert('readme')</script>
@@ -41,6 +41,12 @@ def seeded(catalog: CatalogService) -> CatalogService:
     return catalog
 
 
+@pytest.fixture
+def USER(catalog: CatalogService) -> dict[str, str]:
+    """ann, owner of the acme organization the seeded plugins belong to."""
+    return make_user(catalog.hub, "ann", owns=("acme",))
+
+
 def test_list_search_and_contract_shape(client: TestClient, seeded: CatalogService) -> None:
     response = client.get("/api/v1/plugins", params={"q": "token", "sort": "updated"})
     assert response.status_code == 200
@@ -61,7 +67,9 @@ def test_list_search_and_contract_shape(client: TestClient, seeded: CatalogServi
     assert (len(paged["items"]), paged["total"]) == (1, 2)
 
 
-def test_etag_and_if_none_match(client: TestClient, seeded: CatalogService) -> None:
+def test_etag_and_if_none_match(
+    client: TestClient, seeded: CatalogService, USER: dict[str, str]
+) -> None:
     for path in ["/api/v1/plugins", "/api/v1/plugins/acme/rate-limit",
                  "/api/v1/plugins/acme/rate-limit/versions",
                  "/api/v1/plugins/acme/rate-limit/versions/1.0.0",
@@ -123,21 +131,26 @@ def test_icon(client: TestClient, seeded: CatalogService) -> None:
     assert icon.headers["x-content-type-options"] == "nosniff"
 
 
-def test_stars(client: TestClient, seeded: CatalogService) -> None:
+def test_stars(
+    client: TestClient, seeded: CatalogService, USER: dict[str, str]
+) -> None:
     path = "/api/v1/plugins/acme/rate-limit/star"
     assert client.put(path, headers=USER).json() == {"starred": True, "stars": 1}
     assert client.put(path, headers=USER).json() == {"starred": True, "stars": 1}
-    assert client.put(path, headers={"X-Wasmhub-User": "bob"}).json()["stars"] == 2
+    bob = make_user(seeded.hub, "bob")  # any signed-in person may star a public plugin
+    assert client.put(path, headers=bob).json()["stars"] == 2
     assert client.get("/api/v1/plugins/acme/rate-limit", headers=USER).json()["starred"]
     assert client.delete(path, headers=USER).json() == {"starred": False, "stars": 1}
     assert client.delete(path, headers=USER).json() == {"starred": False, "stars": 1}
     anonymous = client.put(path)
     assert anonymous.status_code == 401
-    assert "X-Wasmhub-User" in anonymous.json()["detail"]
+    assert "sign in" in anonymous.json()["detail"]
     assert client.put("/api/v1/plugins/acme/nope/star", headers=USER).status_code == 404
 
 
-def test_deprecate_and_yank(client: TestClient, seeded: CatalogService) -> None:
+def test_deprecate_and_yank(
+    client: TestClient, seeded: CatalogService, USER: dict[str, str]
+) -> None:
     base = "/api/v1/plugins/acme/rate-limit/versions/1.1.0"
     response = client.put(base + "/deprecation", json={"reason": "use 2.x"}, headers=USER)
     assert response.status_code == 200

@@ -6,9 +6,15 @@ from tests.registry.conftest import Registry, error_code
 
 
 def test_base(registry: Registry) -> None:
+    # The version check answers a Bearer challenge to anonymous callers (as distribution
+    # with token auth does), so `docker login`-style clients know where to get a token.
     r = registry.client.get("/v2/")
-    assert r.status_code == 200 and r.json() == {}
+    assert r.status_code == 401 and error_code(r) == "UNAUTHORIZED"
+    assert r.headers["WWW-Authenticate"].startswith('Bearer realm="http://testserver/auth/token"')
     assert r.headers["Docker-Distribution-API-Version"] == "registry/2.0"
+    token = registry.client.get("/auth/token", params={"service": "wasmhub"}).json()["token"]
+    r = registry.client.get("/v2/", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.json() == {}
 
 
 def test_unknown_path_is_an_oci_error(registry: Registry) -> None:

@@ -85,7 +85,9 @@ def running_wasmhub(
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "WASMHUB_DATA_DIR": str(data_dir), "WASMHUB_PORT": str(port),
-           "WASMHUB_HOST": "127.0.0.1", **(extra_env or {})}
+           "WASMHUB_HOST": "127.0.0.1",
+           # A development hub unless the test says otherwise (docs/operations.md).
+           "WASMHUB_OPEN_NAMESPACES": "true", **(extra_env or {})}
     if database_url:
         env["WASMHUB_DATABASE_URL"] = database_url
     log_path = data_dir / f"server-{port}.log"

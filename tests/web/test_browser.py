@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.support.accounts import PASSWORD
 from tests.support.servers import RunningServer, running_wasmhub
 from tests.web.browser import browser, page, shots
 from tests.web.seed import CONFIG_SCHEMA, seed_catalog
@@ -34,6 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     try:
         upgrade(hub.database)
         seed_catalog(CatalogService(hub))
+        hub.identity.accounts.create_user("stella", "stella@example.com", PASSWORD)
     finally:
         hub.close()
     with running_wasmhub(data_dir) as running:
@@ -131,9 +133,18 @@ def test_install_snippet_tabs_and_star(page: Page, server: RunningServer) -> Non
     expect(page.locator("#code-istio")).to_be_hidden()
     expect(page.locator("#code-envoy-gateway")).to_contain_text("sha256:")
 
+    # Signed out, a star leads to sign in; once signed in, back on the page, it stars.
     star = page.locator("#star-form button")
     expect(star).to_have_attribute("aria-pressed", "false")
     before = int(star.locator(".badge").inner_text())
+    star.click()
+    page.wait_for_url(re.compile(r"/account/sign-in\?next="))
+    page.get_by_label("Username").fill("stella")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/plugins/acme/add-header$"))
+    star = page.locator("#star-form button")
+    expect(star).to_have_attribute("aria-pressed", "false")
     star.click()
     expect(page.locator("#star-form button")).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#star-form .badge")).to_have_text(str(before + 1))

@@ -7,6 +7,7 @@ import re
 
 from starlette.testclient import TestClient
 
+from tests.support.accounts import csrf_token, sign_in
 from wasmhub.catalog.service import CatalogService
 
 URL = "/plugins/acme/add-header"
@@ -112,19 +113,31 @@ def test_htmx_config_post_returns_the_section_and_snippets(
 
 
 def test_star_without_and_with_htmx(client: TestClient, seeded: CatalogService) -> None:
-    response = client.post("/stars/acme/add-header", data={"starred": "true"},
-                           follow_redirects=False)
+    # Signed out: a star needs a person, so the form leads to sign in (and stores nothing).
+    anonymous = client.post("/stars/acme/add-header", follow_redirects=False,
+                            data={"starred": "true", "csrf_token": csrf_token(client)})
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"].startswith("/account/sign-in?next=")
+    assert seeded.get_plugin("acme", "add-header").summary.stars == 0
+    # Without the form's CSRF token nothing happens either, signed in or not.
+    csrf = sign_in(client, "sam")
+    forged = client.post("/stars/acme/add-header", data={"starred": "true"},
+                         headers={"Origin": "https://evil.example"})
+    assert forged.status_code == 403
+    assert seeded.get_plugin("acme", "add-header").summary.stars == 0
+    response = client.post("/stars/acme/add-header", data={"starred": "true",
+                           "csrf_token": csrf}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == URL
-    assert "wasmhub_visitor" in response.cookies
     html = client.get(URL).text
     assert 'aria-pressed="true"' in html and "Starred" in html
     assert seeded.get_plugin("acme", "add-header").summary.stars == 1
     fragment = client.post("/stars/acme/add-header", data={"starred": "false"},
-                           headers={"HX-Request": "true"}).text
+                           headers={"HX-Request": "true", "X-CSRF-Token": csrf}).text
     assert fragment.lstrip().startswith('<form id="star-form"')
     assert 'aria-pressed="false"' in fragment
     assert seeded.get_plugin("acme", "add-header").summary.stars == 0
-    assert client.post("/stars/acme/missing").status_code == 404
+    assert client.post("/stars/acme/missing",
+                       data={"csrf_token": csrf}).status_code == 404
 
 
 def test_chinese_page_and_language_switch(client: TestClient, seeded: CatalogService) -> None:

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from wasmhub import __version__
 from wasmhub.api.docs import install_docs
+from wasmhub.api.identity import router as identity_router
 from wasmhub.api.problems import install_problem_handlers
 from wasmhub.api.routes import router
 from wasmhub.api.trust_routes import trust_router
@@ -24,9 +25,11 @@ def create_api(hub: Hub, catalog: CatalogService | None = None) -> FastAPI:
         version=__version__,
         summary="Find, inspect, star and register proxy-wasm plugins.",
         description=(
-            "REST v1 of the wasmhub plugin catalog. Errors are application/problem+json. "
-            "Until accounts exist, state-changing calls name the caller in the "
-            "X-Wasmhub-User header (no authentication)."
+            "REST v1 of the wasmhub plugin catalog and its accounts. Errors are "
+            "application/problem+json. Authenticate with an API token "
+            "(Authorization: Bearer whub_…), Basic credentials, or a browser session "
+            "(state-changing calls then need the X-CSRF-Token header). Private plugins "
+            "are 404 to whoever may not read them."
         ),
         openapi_url="/openapi.json",
         docs_url=None,  # served by wasmhub.api.docs, from the hub itself
@@ -40,4 +43,5 @@ def create_api(hub: Hub, catalog: CatalogService | None = None) -> FastAPI:
     api.include_router(trust_router)
     api.include_router(router)
     install_docs(api)
+    api.include_router(identity_router)
     return api

@@ -66,9 +66,12 @@ async def _wasmhub_error(_request: Request, exc: Exception) -> Response:
     # 502/504: the remote side failed; 503: a concurrency limit, retried by the client.
     if status >= 500 and status not in (502, 503, 504):
         log.error("server-side failure: %s", exc.message, exc_info=exc)
-    headers = {"Retry-After": "5"} if status == 503 else None
+    headers: dict[str, str] = {"Retry-After": "5"} if status == 503 else {}
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int):
+        headers["Retry-After"] = str(retry_after)
     return problem(status, exc.message, title=TITLES.get(status), slug=_slug(_error_name(exc)),
-                   headers=headers)
+                   headers=headers or None)
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,8 +1,9 @@
 """REST v1 endpoints: parse, call CatalogService, map the result (errors: api.problems).
 
 GETs carry a weak ETag over the JSON body and answer ``If-None-Match`` with 304. The
-caller's identity for stars, deprecation, yanking and add-by-URL is the
-``X-Wasmhub-User`` header until the hub has accounts (there is no authentication yet).
+caller is the request's principal (``api.access``); every handler that touches one
+plugin asks the permission check first, so a private plugin is 404 to whoever may not
+read it, and listings only count what the caller may see.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, TypeAdapter
 from starlette.responses import Response
 
+from wasmhub.api.access import CurrentPrincipal, Ident, SignedIn
 from wasmhub.api.schemas import (
     NO_NUL,
     AddPluginIn,
@@ -27,13 +29,15 @@ from wasmhub.api.schemas import (
     VersionDetailOut,
     VersionSummaryOut,
 )
+from wasmhub.authz.audit import AuditAction
+from wasmhub.authz.identity import Identity
+from wasmhub.authz.permissions import Permission
+from wasmhub.authz.principal import Principal
 from wasmhub.catalog.service import MAX_PER_PAGE, CatalogService
 from wasmhub.catalog.types import FacetKind, Localized, Registration, SearchQuery, SortOrder
-from wasmhub.errors import AuthenticationError
 
 router = APIRouter(prefix="/v1")
 
-USER_HEADER = "X-Wasmhub-User"
 NAMESPACE_RE = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$"
 NAME_RE = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$"
 TAG_RE = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
@@ -56,18 +60,18 @@ def catalog(request: Request) -> CatalogService:
 
 
 Catalog = Annotated[CatalogService, Depends(catalog)]
-OptionalUser = Annotated[str | None, Header(alias=USER_HEADER, max_length=255)]
 
 
-def required_user(user: OptionalUser = None) -> str:
-    if not user or not user.strip():
-        raise AuthenticationError(
-            f"send your user name in the {USER_HEADER} header (accounts are not built yet)"
-        )
-    return user.strip()
+def _require(identity: Identity, principal: Principal, permission: Permission,
+             namespace: str, name: str) -> None:
+    """The one permission check, for the plugin ``namespace/name``."""
+    identity.access.require(principal, permission, repository=f"{namespace}/{name}",
+                            what=f"plugin {namespace}/{name}")
 
 
-User = Annotated[str, Depends(required_user)]
+def _audit(identity: Identity, action: AuditAction, principal: Principal, namespace: str,
+           target: str, **detail: Any) -> None:
+    identity.audit.record(action, principal, namespace=namespace, target=target, **detail)
 
 
 def _strip_weak(tag: str) -> str:
@@ -99,6 +103,8 @@ def _icon_url(request: Request, namespace: str, name: str) -> str:
 def list_plugins(
     request: Request,
     service: Catalog,
+    principal: CurrentPrincipal,
+    identity: Ident,
     q: Annotated[str, Query(max_length=500, pattern=NO_NUL)] = "",
     category: FilterValue = None,
     abi: FilterValue = None,
@@ -113,6 +119,7 @@ def list_plugins(
     result = service.search(SearchQuery(
         q=q, category=category, abi=abi, filter_type=filter_type, platform=platform,
         namespace=namespace, signed=signed, sort=sort, page=page, per_page=per_page,
+        visible=identity.access.read_scope(principal),
     ))
     payload = PluginList(
         items=[PluginSummaryOut.of(p) for p in result.items], total=result.total,
@@ -130,7 +137,12 @@ def list_plugins(
                503: {"description": "Too many imports running; retry (Retry-After)"},
                504: {"description": "The remote server was too slow"}},
 )
-def add_plugin(request: Request, body: AddPluginIn, service: Catalog, user: User) -> Response:
+def add_plugin(request: Request, body: AddPluginIn, service: Catalog, principal: SignedIn,
+               identity: Ident) -> Response:
+    target = body.name or "plugin"
+    identity.access.require(principal, Permission.REPOSITORY_PUSH,
+                            repository=f"{body.namespace}/{target}",
+                            what=f"namespace {body.namespace}")
     detail = service.add_by_url(Registration(
         url=body.url,
         display_name=Localized(body.display_name.en, body.display_name.zh),
@@ -138,6 +150,7 @@ def add_plugin(request: Request, body: AddPluginIn, service: Catalog, user: User
         namespace=body.namespace, name=body.name, tag=body.tag,
     ))
     ns, name = detail.summary.namespace, detail.summary.name
+    _audit(identity, AuditAction.ADD_BY_URL, principal, ns, f"{ns}/{name}", url=body.url)
     payload = PluginDetailOut.of_detail(detail, _icon_url(request, ns, name))
     response = etagged(request, payload, status_code=201)
     response.headers["Location"] = str(
@@ -147,14 +160,18 @@ def add_plugin(request: Request, body: AddPluginIn, service: Catalog, user: User
 
 
 @router.get("/categories", response_model=list[FacetCountOut], summary="Categories with counts")
-def list_categories(request: Request, service: Catalog) -> Response:
-    return etagged(request, [FacetCountOut.of(c) for c in service.categories()])
+def list_categories(request: Request, service: Catalog, principal: CurrentPrincipal,
+                    identity: Ident) -> Response:
+    counts = service.categories(identity.access.read_scope(principal))
+    return etagged(request, [FacetCountOut.of(c) for c in counts])
 
 
 @router.get("/facets", response_model=Facets, summary="Facet counts for a search")
 def get_facets(
     request: Request,
     service: Catalog,
+    principal: CurrentPrincipal,
+    identity: Ident,
     q: Annotated[str, Query(max_length=500, pattern=NO_NUL)] = "",
     category: FilterValue = None,
     abi: FilterValue = None,
@@ -165,7 +182,7 @@ def get_facets(
 ) -> Response:
     counts = service.facets(SearchQuery(
         q=q, category=category, abi=abi, filter_type=filter_type, platform=platform,
-        namespace=namespace, signed=signed,
+        namespace=namespace, signed=signed, visible=identity.access.read_scope(principal),
     ))
     payload = Facets(**{
         kind.value: [FacetCountOut.of(c) for c in counts.get(kind, [])] for kind in FacetKind
@@ -177,13 +194,15 @@ def get_facets(
     "/plugins/{namespace}/{name:path}/icon", name="plugin_icon", responses=NOT_FOUND,
     response_class=Response, summary="The plugin's icon (latest version)",
 )
-def plugin_icon(namespace: Namespace, name: Name, service: Catalog) -> Response:
+def plugin_icon(namespace: Namespace, name: Name, service: Catalog,
+                principal: CurrentPrincipal, identity: Ident) -> Response:
+    _require(identity, principal, Permission.REPOSITORY_READ, namespace, name)
     icon = service.get_icon(namespace, name)
     # Icons are user content (SVG may hold script): never let a browser run them here.
     return Response(icon.data, media_type=icon.media_type, headers={
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
         "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "public, max-age=300",
+        "Cache-Control": "private, max-age=300",
     })
 
 
@@ -191,16 +210,29 @@ def plugin_icon(namespace: Namespace, name: Name, service: Catalog) -> Response:
     "/plugins/{namespace}/{name:path}/star", response_model=StarState, responses=NOT_FOUND,
     summary="Star a plugin",
 )
-def star_plugin(namespace: Namespace, name: Name, service: Catalog, user: User) -> StarState:
-    return StarState(starred=True, stars=service.star(namespace, name, user))
+def star_plugin(namespace: Namespace, name: Name, service: Catalog, principal: SignedIn,
+                identity: Ident) -> StarState:
+    _require(identity, principal, Permission.REPOSITORY_STAR, namespace, name)
+    return StarState(starred=True, stars=service.star(namespace, name, _person(principal)))
 
 
 @router.delete(
     "/plugins/{namespace}/{name:path}/star", response_model=StarState, responses=NOT_FOUND,
     summary="Remove your star",
 )
-def unstar_plugin(namespace: Namespace, name: Name, service: Catalog, user: User) -> StarState:
-    return StarState(starred=False, stars=service.unstar(namespace, name, user))
+def unstar_plugin(namespace: Namespace, name: Name, service: Catalog, principal: SignedIn,
+                  identity: Ident) -> StarState:
+    _require(identity, principal, Permission.REPOSITORY_STAR, namespace, name)
+    return StarState(starred=False, stars=service.unstar(namespace, name, _person(principal)))
+
+
+def _person(principal: Principal) -> str:
+    """Stars belong to people: one per user, never through a token."""
+    if not principal.is_person or not principal.username:
+        from wasmhub.errors import PermissionDeniedError
+
+        raise PermissionDeniedError("stars are given by signed-in people, not by tokens")
+    return principal.username
 
 
 @router.put(
@@ -208,9 +240,14 @@ def unstar_plugin(namespace: Namespace, name: Name, service: Catalog, user: User
     response_model=VersionSummaryOut, responses=NOT_FOUND, summary="Deprecate a version",
 )
 def deprecate_version(
-    namespace: Namespace, name: Name, tag: Tag, body: ReasonIn, service: Catalog, _user: User
+    namespace: Namespace, name: Name, tag: Tag, body: ReasonIn, service: Catalog,
+    principal: SignedIn, identity: Ident,
 ) -> VersionSummaryOut:
-    return VersionSummaryOut.of(service.deprecate(namespace, name, tag, body.reason))
+    _require(identity, principal, Permission.REPOSITORY_YANK, namespace, name)
+    result = service.deprecate(namespace, name, tag, body.reason)
+    _audit(identity, AuditAction.DEPRECATE, principal, namespace, f"{namespace}/{name}:{tag}",
+           reason=body.reason)
+    return VersionSummaryOut.of(result)
 
 
 @router.delete(
@@ -218,9 +255,14 @@ def deprecate_version(
     response_model=VersionSummaryOut, responses=NOT_FOUND, summary="Undo a deprecation",
 )
 def undeprecate_version(
-    namespace: Namespace, name: Name, tag: Tag, service: Catalog, _user: User
+    namespace: Namespace, name: Name, tag: Tag, service: Catalog, principal: SignedIn,
+    identity: Ident,
 ) -> VersionSummaryOut:
-    return VersionSummaryOut.of(service.deprecate(namespace, name, tag, "", undo=True))
+    _require(identity, principal, Permission.REPOSITORY_YANK, namespace, name)
+    result = service.deprecate(namespace, name, tag, "", undo=True)
+    _audit(identity, AuditAction.DEPRECATE, principal, namespace, f"{namespace}/{name}:{tag}",
+           undo=True)
+    return VersionSummaryOut.of(result)
 
 
 @router.put(
@@ -228,9 +270,14 @@ def undeprecate_version(
     response_model=VersionSummaryOut, responses=NOT_FOUND, summary="Yank a version",
 )
 def yank_version(
-    namespace: Namespace, name: Name, tag: Tag, body: ReasonIn, service: Catalog, _user: User
+    namespace: Namespace, name: Name, tag: Tag, body: ReasonIn, service: Catalog,
+    principal: SignedIn, identity: Ident,
 ) -> VersionSummaryOut:
-    return VersionSummaryOut.of(service.yank(namespace, name, tag, body.reason))
+    _require(identity, principal, Permission.REPOSITORY_YANK, namespace, name)
+    result = service.yank(namespace, name, tag, body.reason)
+    _audit(identity, AuditAction.YANK, principal, namespace, f"{namespace}/{name}:{tag}",
+           reason=body.reason)
+    return VersionSummaryOut.of(result)
 
 
 @router.delete(
@@ -238,9 +285,14 @@ def yank_version(
     response_model=VersionSummaryOut, responses=NOT_FOUND, summary="Undo a yank",
 )
 def unyank_version(
-    namespace: Namespace, name: Name, tag: Tag, service: Catalog, _user: User
+    namespace: Namespace, name: Name, tag: Tag, service: Catalog, principal: SignedIn,
+    identity: Ident,
 ) -> VersionSummaryOut:
-    return VersionSummaryOut.of(service.yank(namespace, name, tag, "", undo=True))
+    _require(identity, principal, Permission.REPOSITORY_YANK, namespace, name)
+    result = service.yank(namespace, name, tag, "", undo=True)
+    _audit(identity, AuditAction.YANK, principal, namespace, f"{namespace}/{name}:{tag}",
+           undo=True)
+    return VersionSummaryOut.of(result)
 
 
 @router.get(
@@ -248,8 +300,10 @@ def unyank_version(
     responses=NOT_FOUND, summary="One version: inspector facts, config, README, snippets",
 )
 def get_version(
-    request: Request, namespace: Namespace, name: Name, tag: Tag, service: Catalog
+    request: Request, namespace: Namespace, name: Name, tag: Tag, service: Catalog,
+    principal: CurrentPrincipal, identity: Ident,
 ) -> Response:
+    _require(identity, principal, Permission.REPOSITORY_READ, namespace, name)
     return etagged(request, VersionDetailOut.of(service.get_version(namespace, name, tag)))
 
 
@@ -258,8 +312,10 @@ def get_version(
     responses=NOT_FOUND, summary="A plugin's versions, newest first",
 )
 def list_versions(
-    request: Request, namespace: Namespace, name: Name, service: Catalog
+    request: Request, namespace: Namespace, name: Name, service: Catalog,
+    principal: CurrentPrincipal, identity: Ident,
 ) -> Response:
+    _require(identity, principal, Permission.REPOSITORY_READ, namespace, name)
     versions = service.list_versions(namespace, name)
     return etagged(request, [VersionSummaryOut.of(v) for v in versions])
 
@@ -270,8 +326,10 @@ def list_versions(
 )
 def get_plugin(
     request: Request, namespace: Namespace, name: Name, service: Catalog,
-    user: OptionalUser = None,
+    principal: CurrentPrincipal, identity: Ident,
 ) -> Response:
-    detail = service.get_plugin(namespace, name, user=user)
+    _require(identity, principal, Permission.REPOSITORY_READ, namespace, name)
+    detail = service.get_plugin(namespace, name, user=principal.username
+                                if principal.is_person else None)
     return etagged(request, PluginDetailOut.of_detail(detail, _icon_url(request, namespace, name)))
 

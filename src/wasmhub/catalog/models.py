@@ -154,7 +154,7 @@ class CatalogFacet(Base):
 
 
 class CatalogStar(Base):
-    """A user's star on a plugin (``user`` is the X-Wasmhub-User identity for now)."""
+    """A user's star on a plugin (``user`` is the username)."""
 
     __tablename__ = "catalog_stars"
 

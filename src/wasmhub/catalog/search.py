@@ -41,6 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from wasmhub.authz.access import NOTHING_PRIVATE
 from wasmhub.catalog.models import CatalogFacet, CatalogPlugin
 from wasmhub.catalog.types import FacetCount, FacetKind, SearchQuery, SortOrder
 
@@ -230,6 +231,11 @@ def _filtered(session: Session, query: SearchQuery) -> tuple[Select[Any], Column
     stmt = select(CatalogPlugin.id, score.label("score"))
     for target, outer in joins:
         stmt = stmt.join(target, target.c.id == CatalogPlugin.id, isouter=outer)
+    # Private plugins only for those who may read them (counts, pages and totals alike).
+    conditions.append(
+        (query.visible or NOTHING_PRIVATE).condition(CatalogPlugin.namespace,
+                                                     CatalogPlugin.repository)
+    )
     for kind, value in query.filters().items():
         conditions.append(
             CatalogPlugin.id.in_(

@@ -14,8 +14,9 @@ Reading
     config schema, example config, inspector facts and install snippets.
     ``get_icon(namespace, name, tag=None) -> Icon`` (NotFoundError when it has none).
 
-Changing (``user`` is the caller's identity string; there is no auth system yet, the API
-takes it from the ``X-Wasmhub-User`` header)
+Changing (``user`` is the signed-in username; callers check permissions first with
+:meth:`wasmhub.authz.access.AccessService.require`; ``SearchQuery.visible`` and the
+``visible`` arguments say which private plugins a listing may show)
     ``star(namespace, name, user) -> int`` / ``unstar(...) -> int``: idempotent; returns
     the new star count.
     ``deprecate(namespace, name, tag, reason, *, undo=False) -> VersionSummary``.
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from wasmhub.authz.access import ReadScope
 from wasmhub.catalog import search as search_queries
 from wasmhub.catalog import store
 from wasmhub.catalog.fuzzy import correct_query
@@ -149,17 +151,22 @@ class CatalogService:
         with self._session() as session:
             return search_queries.facet_counts(session, query)
 
-    def categories(self) -> list[FacetCount]:
+    def categories(self, visible: ReadScope | None = None) -> list[FacetCount]:
         with self._session() as session:
-            counts = search_queries.facet_counts(session, SearchQuery(), [FacetKind.CATEGORY])
+            counts = search_queries.facet_counts(
+                session, SearchQuery(visible=visible), [FacetKind.CATEGORY])
         return counts[FacetKind.CATEGORY]
 
-    def popular(self, limit: int = 10) -> list[PluginSummary]:
-        page = self.search(SearchQuery(sort=SortOrder.DOWNLOADS, per_page=_limit(limit)))
+    def popular(self, limit: int = 10, visible: ReadScope | None = None
+                ) -> list[PluginSummary]:
+        page = self.search(SearchQuery(sort=SortOrder.DOWNLOADS, per_page=_limit(limit),
+                                       visible=visible))
         return list(page.items)
 
-    def recent(self, limit: int = 10) -> list[PluginSummary]:
-        page = self.search(SearchQuery(sort=SortOrder.UPDATED, per_page=_limit(limit)))
+    def recent(self, limit: int = 10, visible: ReadScope | None = None
+               ) -> list[PluginSummary]:
+        page = self.search(SearchQuery(sort=SortOrder.UPDATED, per_page=_limit(limit),
+                                       visible=visible))
         return list(page.items)
 
     def get_plugin(self, namespace: str, name: str, user: str | None = None) -> PluginDetail:

@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from wasmhub.authz.access import ReadScope
+
 
 class SortOrder(StrEnum):
     RELEVANCE = "relevance"
@@ -85,6 +87,8 @@ class SearchQuery:
     sort: SortOrder = SortOrder.RELEVANCE
     page: int = 1
     per_page: int = 20
+    # What private plugins the caller may see (authz.access.ReadScope); None: none.
+    visible: ReadScope | None = None
 
     def filters(self) -> dict[FacetKind, str]:
         chosen = {

@@ -39,6 +39,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "wasmhub.cli.deploy",
     "wasmhub.cli.signing",
     "wasmhub.cli.trust",
+    "wasmhub.cli.identity",
 )
 
 

@@ -9,6 +9,9 @@ MODEL_MODULES: tuple[str, ...] = (
     "wasmhub.registry.models",
     "wasmhub.catalog.models",
     "wasmhub.signing.models",
+    "wasmhub.accounts.models",
+    "wasmhub.orgs.models",
+    "wasmhub.authz.models",
 )
 
 

@@ -114,10 +114,17 @@ class ModuleFiles:
 
 
 def read_allowed(request: Request, source: ModuleSource) -> bool:
-    """THE read check for served modules (see the module docstring). Every plugin is
-    public until the hub has private plugins; replace the body with the permission call."""
-    del request, source  # every plugin is public today
-    return True
+    """THE read check for served modules (see the module docstring): the hub's one
+    permission check on the module's repository (a private plugin's module is "not
+    found" to whoever may not read it; proxies fetch public ones without credentials)."""
+    from wasmhub.authz.middleware import principal_or_anonymous
+    from wasmhub.authz.permissions import Permission
+
+    hub = request.app.state.hub
+    allowed: bool = hub.identity.access.check(
+        principal_or_anonymous(request), Permission.REPOSITORY_READ,
+        repository=source.repository)
+    return allowed
 
 
 async def serve_module(request: Request) -> Response:
@@ -129,7 +136,7 @@ async def serve_module(request: Request) -> Response:
         source = await run_in_threadpool(files.find, match.group(1))
     except NotFoundError as exc:
         return PlainTextResponse(f"not found: {exc.message}", 404)
-    if not read_allowed(request, source):
+    if not await run_in_threadpool(read_allowed, request, source):
         return PlainTextResponse(f"not found: no module sha256:{source.sha256}", 404)
     etag = f'"sha256:{source.sha256}"'
     headers = {"Cache-Control": CACHE_CONTROL, "ETag": etag}

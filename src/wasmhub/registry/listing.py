@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, select
 
+from wasmhub.authz.access import NOTHING_PRIVATE, ReadScope
 from wasmhub.hub import Hub
 from wasmhub.oci.digest import Digest
 from wasmhub.oci.errors import NameUnknown
@@ -43,9 +44,14 @@ class RegistryListing:
             items = list(session.scalars(query))
         return _page(items, n)
 
-    def repositories_page(self, n: int | None = None, last: str | None = None) -> Page:
+    def repositories_page(self, n: int | None = None, last: str | None = None,
+                          visible: ReadScope | None = None) -> Page:
+        """Repository names in byte order; ``visible`` (None: public ones only) says
+        which private ones the caller may see."""
         name = self._bytewise(Repository.name)
-        query = select(Repository.name).order_by(name)
+        query = select(Repository.name).where(
+            (visible or NOTHING_PRIVATE).repository_condition(Repository.name)
+        ).order_by(name)
         if last:
             query = query.where(name > last)
         if n is not None:

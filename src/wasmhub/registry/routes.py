@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, Route, Router
 
 from wasmhub.hub import Hub
 from wasmhub.oci.errors import NameUnknown, Unsupported
 from wasmhub.registry import blobs, catalog, manifests, referrers, tags, uploads
+from wasmhub.registry.auth import RegistryGate
 from wasmhub.registry.base import endpoint, json_response
 from wasmhub.registry.service import RegistryService
 
@@ -54,5 +55,7 @@ def registry_routes(service: RegistryService) -> list[BaseRoute]:
 
 
 def registry_mount(hub: Hub) -> Mount:
-    """Everything under ``/v2``, backed by one RegistryService for this process."""
-    return Mount("/v2", routes=registry_routes(RegistryService(hub)))
+    """Everything under ``/v2``, backed by one RegistryService for this process, behind
+    the access gate (``registry.auth``)."""
+    router = Router(routes=registry_routes(RegistryService(hub)))
+    return Mount("/v2", app=RegistryGate(router, hub.identity))

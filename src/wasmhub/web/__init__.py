@@ -8,9 +8,10 @@ from :class:`wasmhub.catalog.service.CatalogService`.
 Modules: ``context`` (per-request locale and rendering), ``i18n`` (locale selection and
 catalogs), ``templating`` (Jinja environment and filters), ``browse`` (home, search,
 namespaces), ``plugin_page`` (plugin page, config form, stars), ``add`` (add by URL),
-``schema_form`` (JSON Schema → form → JSON). Install snippets come from
-:mod:`wasmhub.catalog.snippets` (rendered by the deploy providers), the same source as
-the API's.
+``schema_form`` (JSON Schema → form → JSON), ``account`` (sign in/up/out, password,
+tokens), ``orgs_pages`` (organizations, teams, plugin settings, audit log). Install
+snippets come from :mod:`wasmhub.catalog.snippets` (rendered by the deploy providers),
+the same source as the API's.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from starlette.staticfiles import StaticFiles
 
 from wasmhub.errors import WasmhubError
 from wasmhub.hub import Hub
+from wasmhub.web.account import account_page, sign_in_page, sign_out, sign_up_page
 from wasmhub.web.add import add_page
 from wasmhub.web.browse import home, namespace_page, search
 from wasmhub.web.context import Page
+from wasmhub.web.orgs_pages import audit_page, new_org_page, org_page, plugin_settings_page
 from wasmhub.web.plugin_page import plugin_page, star
 from wasmhub.web.templating import _
 
@@ -38,6 +41,8 @@ log = logging.getLogger(__name__)
 
 _HEADINGS = {
     400: _("That request did not make sense"),
+    401: _("Please sign in"),
+    429: _("Too many attempts"),
     403: _("You may not do that"),
     404: _("Page not found"),
     405: _("That method is not allowed here"),
@@ -98,6 +103,15 @@ def web_routes() -> list[BaseRoute]:
         Route("/namespaces/{namespace}", namespace_page, methods=["GET"]),
         Route("/plugins/{namespace}/{name:path}", plugin_page, methods=["GET", "POST"]),
         Route("/stars/{namespace}/{name:path}", star, methods=["POST"]),
+        Route("/account", account_page, methods=["GET", "POST"]),
+        Route("/account/sign-in", sign_in_page, methods=["GET", "POST"]),
+        Route("/account/sign-up", sign_up_page, methods=["GET", "POST"]),
+        Route("/account/sign-out", sign_out, methods=["POST"]),
+        Route("/orgs/new", new_org_page, methods=["GET", "POST"]),
+        Route("/orgs/{org}", org_page, methods=["GET", "POST"]),
+        Route("/orgs/{org}/audit", audit_page, methods=["GET"]),
+        Route("/settings/plugins/{namespace}/{name:path}", plugin_settings_page,
+              methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 

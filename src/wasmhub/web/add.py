@@ -15,10 +15,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from wasmhub.authz.audit import AuditAction
+from wasmhub.authz.permissions import Permission
 from wasmhub.catalog.adding import NotAPluginError
 from wasmhub.catalog.fetch import ContentTooLargeError, UnsafeURLError
 from wasmhub.catalog.service import CatalogService
-from wasmhub.catalog.types import Localized, Registration
+from wasmhub.catalog.types import Localized, PluginDetail, Registration
 from wasmhub.errors import UpstreamError, WasmhubError
 from wasmhub.web.context import Page, plugin_url
 
@@ -59,7 +61,7 @@ async def add_page(request: Request) -> Response:
     form_error: str | None = None
     status = 200
     if request.method == "POST":
-        form = await request.form(max_fields=20, max_files=0)
+        form = await page.checked_form(max_fields=20)
         for name in FIELDS:
             raw = form.get(name)
             values[name] = raw.strip() if isinstance(raw, str) else ""
@@ -75,8 +77,21 @@ async def add_page(request: Request) -> Response:
                 name=values["name"] or None,
             )
             catalog = CatalogService(request.app.state.hub)
+            principal = page.principal
+
+            def add() -> PluginDetail:
+                page.identity.access.require(
+                    principal, Permission.REPOSITORY_PUSH,
+                    repository=f"{registration.namespace}/{registration.name or 'plugin'}",
+                    what=f"namespace {registration.namespace}")
+                detail = catalog.add_by_url(registration)
+                page.identity.audit.record(
+                    AuditAction.ADD_BY_URL, principal, namespace=detail.summary.namespace,
+                    target=detail.summary.repository, url=registration.url)
+                return detail
+
             try:
-                detail = await run_in_threadpool(catalog.add_by_url, registration)
+                detail = await run_in_threadpool(add)
             except WasmhubError as exc:
                 status = exc.http_status if 400 <= exc.http_status < 600 else 400
                 form_error = exc.message

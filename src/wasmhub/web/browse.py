@@ -148,12 +148,13 @@ async def home(request: Request) -> Response:
     catalog = service(request)
 
     def load() -> dict[str, object]:
-        counts = catalog.facets(SearchQuery())
+        visible = page.read_scope()
+        counts = catalog.facets(SearchQuery(visible=visible))
         return {
-            "popular": catalog.popular(HOME_LIMIT),
-            "recent": catalog.recent(HOME_LIMIT),
-            "categories": [(c.value, c.count) for c in catalog.categories()],
-            "total_plugins": catalog.search(SearchQuery(per_page=1)).total,
+            "popular": catalog.popular(HOME_LIMIT, visible),
+            "recent": catalog.recent(HOME_LIMIT, visible),
+            "categories": [(c.value, c.count) for c in catalog.categories(visible)],
+            "total_plugins": catalog.search(SearchQuery(per_page=1, visible=visible)).total,
             "namespaces_count": len(counts.get(FacetKind.NAMESPACE, [])),
             "total_downloads": None,
         }
@@ -168,8 +169,9 @@ async def search(request: Request) -> Response:
     catalog = service(request)
 
     def load() -> tuple[SearchPage, dict[FacetKind, list[FacetCount]]]:
-        found = catalog.search(query)
-        ran = replace(query, q=found.corrected_q) if found.corrected_q else query
+        visible = replace(query, visible=page.read_scope())
+        found = catalog.search(visible)
+        ran = replace(visible, q=found.corrected_q) if found.corrected_q else visible
         return found, catalog.facets(ran)
 
     result, counts = await run_in_threadpool(load)
@@ -194,7 +196,11 @@ async def namespace_page(request: Request) -> Response:
     page = Page.of(request)
     namespace = request.path_params["namespace"]
     query = replace(parse_query(request), q="", namespace=namespace, sort=SortOrder.UPDATED)
-    result = await run_in_threadpool(service(request).search, query)
+
+    def load() -> SearchPage:
+        return service(request).search(replace(query, visible=page.read_scope()))
+
+    result = await run_in_threadpool(load)
     if result.total == 0:
         return page.render("error.html", {
             "status_code": 404,

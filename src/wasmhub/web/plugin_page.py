@@ -6,7 +6,9 @@ plugin's schema is evaluated by the hub's bounded
 :class:`~wasmhub.config_schema.SchemaEvaluator`, in a thread) and re-renders the page
 (or, for htmx, just the config section) with the generated pluginConfig JSON or the
 field errors; the install snippets then carry that config. ``POST /stars/{namespace}/
-{name}`` stars or unstars for the visitor.
+{name}`` stars or unstars for the signed-in user (one star per person; signed-out
+visitors are sent to sign in). A plugin the visitor may not read is "not found", exactly
+like one that does not exist.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from wasmhub.authz.permissions import Permission
 from wasmhub.catalog.service import CatalogService
 from wasmhub.catalog.snippets import version_snippets
 from wasmhub.catalog.types import PluginDetail, Snippet, VersionDetail
@@ -126,9 +130,12 @@ async def _load(
 ) -> tuple[PluginDetail, VersionDetail | None, dict[str, Any] | None]:
     namespace, name = _names(request)
     catalog = CatalogService(request.app.state.hub)
-    user = page.visitor() if page.request.cookies.get("wasmhub_visitor") else None
+    user = page.principal.username if page.principal.is_person else None
 
     def load() -> tuple[PluginDetail, VersionDetail | None, dict[str, Any] | None]:
+        page.identity.access.require(page.principal, Permission.REPOSITORY_READ,
+                                     repository=f"{namespace}/{name}",
+                                     what=f"plugin {namespace}/{name}")
         detail = catalog.get_plugin(namespace, name, user)
         tag = _pick_version(detail, wanted)
         version = catalog.get_version(namespace, name, tag) if tag else None
@@ -211,12 +218,21 @@ async def plugin_page(request: Request) -> Response:
 async def star(request: Request) -> Response:
     page = Page.of(request)
     namespace, name = _names(request)
-    form = await request.form(max_fields=10)
+    form = await page.checked_form(max_fields=10)
     wants_star = form.get("starred", "true") != "false"
     catalog = CatalogService(request.app.state.hub)
-    user = page.visitor()
+    principal = page.principal
+    if not principal.is_person or not principal.username:
+        target = "/account/sign-in?next=" + quote(plugin_url(namespace, name))
+        if is_htmx(request):  # a whole-page navigation, not a sign-in form in the button
+            return page.finish(Response(status_code=204, headers={"HX-Redirect": target}))
+        return page.finish(RedirectResponse(target, status_code=303))
+    user = principal.username
 
     def change() -> PluginDetail:
+        page.identity.access.require(principal, Permission.REPOSITORY_STAR,
+                                     repository=f"{namespace}/{name}",
+                                     what=f"plugin {namespace}/{name}")
         if wants_star:
             catalog.star(namespace, name, user)
         else:

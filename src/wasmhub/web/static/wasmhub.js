@@ -371,3 +371,9 @@ document.addEventListener("htmx:configRequest", function (event) {
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:load", function (e) { init(e.target); });
 })();
+
+// Every htmx request carries the page's CSRF token (forms also carry it as a field).
+document.addEventListener("htmx:configRequest", function (event) {
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  if (meta && meta.content) event.detail.headers["X-CSRF-Token"] = meta.content;
+});
