@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from wasmhub import __version__
 from wasmhub.api.docs import install_docs
+from wasmhub.api.playground import router as playground_router
 from wasmhub.api.problems import install_problem_handlers
 from wasmhub.api.routes import router
 from wasmhub.catalog.service import CatalogService
@@ -34,6 +35,7 @@ def create_api(hub: Hub, catalog: CatalogService | None = None) -> FastAPI:
     api.state.hub = hub
     api.state.catalog = catalog or CatalogService(hub)
     install_problem_handlers(api)
+    api.include_router(playground_router)  # before router: its {name:path} routes are greedy
     api.include_router(router)
     install_docs(api)
     return api

@@ -7,7 +7,8 @@ from :class:`wasmhub.catalog.service.CatalogService`.
 
 Modules: ``context`` (per-request locale and rendering), ``i18n`` (locale selection and
 catalogs), ``templating`` (Jinja environment and filters), ``browse`` (home, search,
-namespaces), ``plugin_page`` (plugin page, config form, stars), ``add`` (add by URL),
+namespaces), ``plugin_page`` (plugin page, config form, stars), ``playground_page``
+(the plugin playground; ``static/playground.js``), ``add`` (add by URL),
 ``schema_form`` (JSON Schema → form → JSON). Install snippets come from
 :mod:`wasmhub.catalog.snippets` (rendered by the deploy providers), the same source as
 the API's.
@@ -30,6 +31,7 @@ from wasmhub.hub import Hub
 from wasmhub.web.add import add_page
 from wasmhub.web.browse import home, namespace_page, search
 from wasmhub.web.context import Page
+from wasmhub.web.playground_page import playground_page
 from wasmhub.web.plugin_page import plugin_page, star
 from wasmhub.web.templating import _
 
@@ -85,6 +87,7 @@ def web_routes() -> list[BaseRoute]:
         Route("/namespaces/{namespace}", namespace_page, methods=["GET"]),
         Route("/plugins/{namespace}/{name:path}", plugin_page, methods=["GET", "POST"]),
         Route("/stars/{namespace}/{name:path}", star, methods=["POST"]),
+        Route("/playground/{namespace}/{name:path}", playground_page, methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 

@@ -93,6 +93,7 @@ class Page:
             "registry_host": registry_host(base),
             "nav": None,
             "header_query": None,
+            "playground_enabled": self.request.app.state.hub.settings.playground_enabled,
         }
         values.update(context or {})
         html = env.get_template(template).render(values)
