@@ -11,8 +11,9 @@ The module is untrusted. Limits (settings, docs/operations.md "Limits"):
 
 - CPU: every guest callback runs under the runtime's epoch deadline
   (``playground_callback_ms``); a callback past it is interrupted and reported as such.
-  The whole run also has a wall-clock budget (``playground_run_seconds``) checked between
-  requests, and the caller waits no longer than that budget plus a margin.
+  The whole run has a budget too (``playground_run_seconds``, ``HostConfig.cpu_budget_ms``):
+  a callback started near its end gets only what is left, so no run holds its worker
+  thread much past it; the caller waits no longer than that budget plus a margin.
 - Memory: the VM's linear memory is capped (``playground_memory_mb``).
 - Concurrency: at most ``playground_max_concurrent`` runs at once per process, each on
   the service's own worker threads (never the event loop); more get ``PlaygroundBusyError``.
@@ -265,6 +266,7 @@ class PlaygroundService:
             else json.dumps(request.config).encode(),
             root_id=root_id or "", plugin_name=repository, clock=Clock.REAL,
             callback_timeout_ms=self.callback_ms, memory_limit_bytes=self.memory_bytes,
+            cpu_budget_ms=max(1.0, (deadline - time.monotonic()) * 1000),
             log_level=LogLevel.TRACE, http_calls=list(request.http_calls),
         )
         outcome = PlaygroundOutcome(version, started=False)
@@ -299,7 +301,7 @@ class PlaygroundService:
 
     def _limit_message(self, callback: str) -> str:
         return (f"{callback} was stopped: it ran past the playground's CPU limit of "
-                f"{self.callback_ms:g} ms per callback")
+                f"{self.callback_ms:g} ms per callback ({self.run_seconds:g} s per run)")
 
     def close(self) -> None:
         self._workers.shutdown(wait=False, cancel_futures=True)

@@ -150,3 +150,17 @@ def test_disabled_playground(settings: Settings, rate_limit_wasm: bytes) -> None
         assert client.get("/playground/library/rate-limit").status_code == 403
         refused = client.post(API, json={})
         assert refused.status_code == 403 and "disabled" in json.dumps(refused.json())
+
+
+def test_the_run_budget_stops_a_loop_below_the_callback_limit(settings: Settings) -> None:
+    slow = settings.model_copy(update={"playground_callback_ms": 10_000.0,
+                                       "playground_run_seconds": 0.2})
+    hub = Hub.open(slow)
+    try:
+        publish_spinner(hub)
+        version = CatalogService(hub).get_version("library", "spinner", "1.0.0")
+        outcome = asyncio.run(hub.playground.run(version, hub.playground.build_request()))
+        assert "proxy_on_request_headers was stopped" in outcome.stopped_by_limit
+        assert "0.2 s per run" in outcome.stopped_by_limit
+    finally:
+        hub.close()
