@@ -112,16 +112,21 @@ class Hub:
                 self._playground = PlaygroundService(self)
             return self._playground
 
+    def _registry_service(self) -> RegistryService:
+        from wasmhub.registry.service import RegistryService
+
+        with self._build_lock:
+            if self._registry is None:
+                self._registry = RegistryService(self)
+            return self._registry
+
     def read_plugin_blob(self, repository: str, digest: str) -> bytes:
         """A blob of ``repository`` for plugin analysis, read no further than any plugin
         image's blob may be (``LayoutError`` past that; memory stays bounded)."""
-        from wasmhub.registry.service import RegistryService
         from wasmhub.wasm.errors import LayoutError
 
         limit = self.analyser.max_blob_bytes
-        registry = self._registry
-        if registry is None:
-            registry = self._registry = RegistryService(self)
+        registry = self._registry_service()
         too_large = LayoutError(f"blob {digest} is larger than a plugin layer may be ({limit})")
         if registry.stat_blob(repository, digest).size > limit:
             raise too_large
@@ -140,12 +145,7 @@ class Hub:
         """The Wasm module of the stored plugin image ``repository@digest``, unpacked by
         the analyser (its size limit and slots); NotFoundError when it is not stored,
         LayoutError when it is not a plugin image. Not counted as a download."""
-        from wasmhub.registry.service import RegistryService
-
-        registry = self._registry
-        if registry is None:
-            registry = self._registry = RegistryService(self)
-        record = registry.lookup_manifest(repository, digest, with_payload=True)
+        record = self._registry_service().lookup_manifest(repository, digest, with_payload=True)
         unpacked = self.analyser.unpack(
             record.payload, lambda d: self.read_plugin_blob(repository, d))
         return unpacked.module
