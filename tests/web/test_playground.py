@@ -97,7 +97,7 @@ def test_page_form_and_fragment(client: TestClient, rate_limit_wasm: bytes) -> N
     assert 'name="cfg/plans/free"' in page.text or 'name="cfg/default_plan"' in page.text
     assert "<script>" not in page.text and "onclick" not in page.text
     version = CatalogService(hub).get_version("library", "rate-limit", "0.1.0")
-    config_form = ConfigState(version).form
+    config_form = ConfigState(hub.schema_evaluator, version).form
     assert config_form is not None
     prefilled = {k: v[-1] for k, v in initial_form_data(config_form).items()}
     assert prefilled["cfg/default_plan"] == "free"  # the schema form, from the example

@@ -83,7 +83,8 @@ async def playground_page(request: Request) -> Response:
     if not service.enabled:
         raise PlaygroundDisabledError("the playground is disabled on this hub")
     detail, version = await _load(request)
-    config = ConfigState(version)
+    config = await run_in_threadpool(ConfigState, request.app.state.hub.schema_evaluator,
+                                     version)
     fields = _default_fields()
     config_text = "" if version.example_config is None else json.dumps(
         version.example_config, indent=2, ensure_ascii=False)
@@ -98,7 +99,7 @@ async def playground_page(request: Request) -> Response:
         config_value: Any = None
         typed: str | None = None
         if config.form is not None:
-            config.submit(_form_lists(form))
+            await run_in_threadpool(config.submit, _form_lists(form))
             config_value = config.config
         else:
             raw = form.get("config")
