@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from wasmhub.catalog.adding import PluginImporter
     from wasmhub.catalog.downloads import DownloadBuffer
     from wasmhub.config_schema import SchemaEvaluator
+    from wasmhub.playground import PlaygroundService
     from wasmhub.registry.service import RegistryService
     from wasmhub.wasm.registry_hook import PluginAnalyser
 
@@ -46,6 +47,7 @@ class Hub:
     storage: BlobStore = field(init=False)
     _analyser: PluginAnalyser | None = field(init=False, default=None, repr=False)
     _importer: PluginImporter | None = field(init=False, default=None, repr=False)
+    _playground: PlaygroundService | None = field(init=False, default=None, repr=False)
     _registry: RegistryService | None = field(init=False, default=None, repr=False)
     _schema_evaluator: SchemaEvaluator | None = field(init=False, default=None, repr=False)
     _identity: Identity | None = field(init=False, default=None, repr=False)
@@ -113,16 +115,31 @@ class Hub:
                 )
             return self._schema_evaluator
 
+    @property
+    def playground(self) -> PlaygroundService:
+        """The process's playground runner (its worker threads and concurrency cap)."""
+        with self._build_lock:
+            if self._playground is None:
+                from wasmhub.playground import PlaygroundService
+
+                self._playground = PlaygroundService(self)
+            return self._playground
+
+    def _registry_service(self) -> RegistryService:
+        from wasmhub.registry.service import RegistryService
+
+        with self._build_lock:
+            if self._registry is None:
+                self._registry = RegistryService(self)
+            return self._registry
+
     def read_plugin_blob(self, repository: str, digest: str) -> bytes:
         """A blob of ``repository`` for plugin analysis, read no further than any plugin
         image's blob may be (``LayoutError`` past that; memory stays bounded)."""
-        from wasmhub.registry.service import RegistryService
         from wasmhub.wasm.errors import LayoutError
 
         limit = self.analyser.max_blob_bytes
-        registry = self._registry
-        if registry is None:
-            registry = self._registry = RegistryService(self)
+        registry = self._registry_service()
         too_large = LayoutError(f"blob {digest} is larger than a plugin layer may be ({limit})")
         if registry.stat_blob(repository, digest).size > limit:
             raise too_large
@@ -136,6 +153,15 @@ class Hub:
                 if total > limit:
                     raise too_large
         return b"".join(chunks)
+
+    def read_plugin_module(self, repository: str, digest: str) -> bytes:
+        """The Wasm module of the stored plugin image ``repository@digest``, unpacked by
+        the analyser (its size limit and slots); NotFoundError when it is not stored,
+        LayoutError when it is not a plugin image. Not counted as a download."""
+        record = self._registry_service().lookup_manifest(repository, digest, with_payload=True)
+        unpacked = self.analyser.unpack(
+            record.payload, lambda d: self.read_plugin_blob(repository, d))
+        return unpacked.module
 
     def _subscribe_standing_handlers(self) -> None:
         """Wire the parts that follow the registry, in one place for every entry point.
@@ -176,4 +202,6 @@ class Hub:
         for closer in reversed(self._closers):
             closer()
         self._closers.clear()
+        if self._playground is not None:
+            self._playground.close()
         self.database.dispose()

@@ -193,6 +193,31 @@ class Settings(BaseSettings):
     )
     rate_window_seconds: int = Field(300, ge=1, description="The rate-limit window.")
 
+    # -- The plugin playground (docs/operations.md, "Limits") ---------------------------
+    playground_enabled: bool = Field(
+        True, description="Offer the plugin page's playground and its API endpoint.",
+    )
+    playground_max_concurrent: int = Field(
+        2, ge=1, le=32, description="Playground runs one process serves at once; more get 503.",
+    )
+    playground_callback_ms: float = Field(
+        200.0, gt=0, le=10_000,
+        description="CPU deadline of each guest callback in a playground run.",
+    )
+    playground_memory_mb: int = Field(
+        64, ge=1, le=4096, description="Linear-memory cap of a playground run's VM.",
+    )
+    playground_run_seconds: float = Field(
+        10.0, gt=0, le=120, description="Wall-clock budget of one playground run.",
+    )
+    playground_max_body_bytes: int = Field(
+        64 * 1024, ge=0, le=16 * 1024 * 1024,
+        description="Largest request body a playground run accepts.",
+    )
+    playground_max_repeat: int = Field(
+        50, ge=1, le=1000, description="Most times one playground run may send its request.",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:

@@ -63,3 +63,12 @@ def test_memory_cap_makes_grow_fail() -> None:
 def test_memory_cap_below_initial_memory_refuses_the_module() -> None:
     with pytest.raises(ModuleLoadError, match="cannot instantiate"):
         Plugin(module(memory_pages=20), HostConfig(memory_limit_bytes=4 << 16))
+
+
+def test_the_vm_budget_caps_callbacks_below_their_own_deadline() -> None:
+    # The per-callback deadline alone would let this loop run for ten minutes.
+    plugin = Plugin(module({"proxy_on_request_headers": LOOP}),
+                    HostConfig(callback_timeout_ms=600_000, cpu_budget_ms=50))
+    result = plugin.http()
+    assert result.failure is not None and result.failure.timed_out
+    assert result.status == 503

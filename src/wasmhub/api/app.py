@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from wasmhub import __version__
 from wasmhub.api.docs import install_docs
 from wasmhub.api.identity import router as identity_router
+from wasmhub.api.playground import router as playground_router
 from wasmhub.api.problems import install_problem_handlers
 from wasmhub.api.routes import router
 from wasmhub.api.trust_routes import trust_router
@@ -41,6 +42,7 @@ def create_api(hub: Hub, catalog: CatalogService | None = None) -> FastAPI:
     # Before ``router``: its ``/plugins/{namespace}/{name:path}`` would match the
     # signatures path of a version first.
     api.include_router(trust_router)
+    api.include_router(playground_router)  # before router: its {name:path} routes are greedy
     api.include_router(router)
     install_docs(api)
     api.include_router(identity_router)

@@ -13,7 +13,9 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from wasmhub.api.access import CurrentPrincipal, Ident
 from wasmhub.api.routes import NOT_FOUND, Catalog, Name, Namespace, Tag, etagged
+from wasmhub.authz.permissions import Permission
 from wasmhub.signing.index import SignatureIndex
 from wasmhub.signing.trust import TrustService
 
@@ -95,7 +97,10 @@ def default_policy(request: Request) -> Response:
     responses=NOT_FOUND, summary="Signatures and attestations of one version, verified",
 )
 def version_signatures(request: Request, namespace: Namespace, name: Name, tag: Tag,
-                       service: Catalog) -> Response:
+                       service: Catalog, principal: CurrentPrincipal,
+                       identity: Ident) -> Response:
+    identity.access.require(principal, Permission.REPOSITORY_READ,
+                            repository=f"{namespace}/{name}", what=f"plugin {namespace}/{name}")
     version = service.get_version(namespace, name, tag)
     report = SignatureIndex(request.app.state.hub).report(
         f"{namespace}/{name}", version.version.digest)

@@ -72,6 +72,9 @@ class HostConfig:
     properties: dict[str, Any] = field(default_factory=dict)
     fail_strategy: FailStrategy = FailStrategy.FAIL_CLOSED
     callback_timeout_ms: float = 1000.0
+    # Wall-clock budget of every callback of this VM together, from its creation (None:
+    # unbounded); a callback started near its end gets only what is left (the playground).
+    cpu_budget_ms: float | None = None
     memory_limit_bytes: int = 1 << 30  # proxy-wasm-cpp-host's default cap
     log_level: LogLevel = LogLevel.TRACE
     start_time_ns: int = DEFAULT_START_NS

@@ -119,6 +119,8 @@ class PluginVM:
         self.callback = ""  # the guest callback running now ("" between callbacks)
         self.exit_code: int | None = None  # set by proc_exit until the callback unwinds
         self._ticks = deadline_ticks(self.config.callback_timeout_ms)
+        budget = self.config.cpu_budget_ms
+        self._budget_end = None if budget is None else time.monotonic() + budget / 1000
 
         self.root = self._instantiate(compiled, export_types)
 
@@ -282,8 +284,16 @@ class PluginVM:
         self.next_context_id += 1
         return value
 
+    def _callback_ticks(self) -> int:
+        """The next callback's deadline: the per-callback one, or less when the whole
+        VM's budget (``HostConfig.cpu_budget_ms``) runs out sooner."""
+        if self._budget_end is None:
+            return self._ticks
+        left_ms = max(0.0, (self._budget_end - time.monotonic()) * 1000)
+        return min(self._ticks, deadline_ticks(left_ms))
+
     def _set_deadline(self) -> None:
-        set_deadline_raw(self._ctx, self._ticks)
+        set_deadline_raw(self._ctx, self._callback_ticks())
 
     def call(self, name: str, ctx: Context, *args: int) -> int | None:
         """Call callback ``name`` (None if the module does not export it)."""
@@ -295,7 +305,7 @@ class PluginVM:
     def invoke(self, func: GuestFunc, ctx: Context, *args: int) -> int:
         previous, previous_callback = self.current, self.callback
         self.current, self.callback = ctx, func.name
-        set_deadline_raw(self._ctx, self._ticks)
+        set_deadline_raw(self._ctx, self._callback_ticks())
         self.guest_calls += 1
         try:
             return func(*args)

@@ -129,6 +129,13 @@ class PluginAnalyser:
             )
 
 
+    def unpack(self, manifest_bytes: bytes, fetch_blob: FetchBlob) -> UnpackedPlugin:
+        """The image's module and files (no inspection), within the same limits and slots
+        (the playground runs a stored version's module this way)."""
+        with self._slots:
+            return unpack(manifest_bytes, fetch_blob, max_module_bytes=self.max_module_bytes)
+
+
 def make_plugin_validator(
     fetch_blob: RepositoryBlobFetcher, analyser: PluginAnalyser | None = None
 ) -> Callable[[Event], Event | None]:

@@ -7,7 +7,8 @@ from :class:`wasmhub.catalog.service.CatalogService`.
 
 Modules: ``context`` (per-request locale and rendering), ``i18n`` (locale selection and
 catalogs), ``templating`` (Jinja environment and filters), ``browse`` (home, search,
-namespaces), ``plugin_page`` (plugin page, config form, stars), ``add`` (add by URL),
+namespaces), ``plugin_page`` (plugin page, config form, stars), ``playground_page``
+(the plugin playground; ``static/playground.js``), ``add`` (add by URL),
 ``schema_form`` (JSON Schema → form → JSON), ``account`` (sign in/up/out, password,
 tokens), ``orgs_pages`` (organizations, teams, plugin settings, audit log). Install
 snippets come from :mod:`wasmhub.catalog.snippets` (rendered by the deploy providers),
@@ -33,6 +34,7 @@ from wasmhub.web.add import add_page
 from wasmhub.web.browse import home, namespace_page, search
 from wasmhub.web.context import Page
 from wasmhub.web.orgs_pages import audit_page, new_org_page, org_page, plugin_settings_page
+from wasmhub.web.playground_page import playground_page
 from wasmhub.web.plugin_page import plugin_page, star
 from wasmhub.web.templating import _
 
@@ -112,6 +114,7 @@ def web_routes() -> list[BaseRoute]:
         Route("/orgs/{org}/audit", audit_page, methods=["GET"]),
         Route("/settings/plugins/{namespace}/{name:path}", plugin_settings_page,
               methods=["GET", "POST"]),
+        Route("/playground/{namespace}/{name:path}", playground_page, methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 

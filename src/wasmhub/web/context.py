@@ -150,6 +150,7 @@ class Page:
             "principal": self.principal,
             "current_user": None if self.principal.is_anonymous else self.principal.username,
             "csrf_token": self.csrf_token(),
+            "playground_enabled": self.request.app.state.hub.settings.playground_enabled,
         }
         values.update(context or {})
         html = env.get_template(template).render(values)
