@@ -169,3 +169,33 @@ def test_ensure_trusted_is_the_deploy_gate(served: ServedHub, tmp_path: Path) ->
         free = ensure_trusted(Reference.parse(unsigned.ref), unsigned.digest, optional, [],
                               reader, Purpose.DEPLOY, force=True)
         assert not free.required and free.report is None
+
+
+def test_deploy_refuses_plugins_the_namespace_policy_does_not_trust(
+    served: ServedHub, tmp_path: Path
+) -> None:
+    public = generate_key("release")
+    admin(served, "key", "add", "acme", str(public), "--name", "release")
+    admin(served, "policy", "set", "required-for-deploy", "--namespace", "acme")
+    unsigned = publish(served.host, tmp_path)
+    signed = publish(served.host, tmp_path)
+    sign(signed.ref, "release")
+    out = tmp_path / "deploy"
+    # In process the refusal surfaces as the typed error the executable's main() turns
+    # into one "error: ..." line and exit code 1.
+    refused = run("deploy", "istio", unsigned.ref, "-l", "app=web", "-o", str(out))
+    assert isinstance(refused.exception, UntrustedPlugin), refused.stdout + refused.stderr
+    message = refused.exception.message
+    assert "required-for-deploy trust policy of namespace 'acme'" in message
+    assert "has no signature" in message
+    assert not out.exists()  # nothing written on a refusal
+    forced = run("deploy", "istio", unsigned.ref, "-l", "app=web", "--force")
+    assert isinstance(forced.exception, UntrustedPlugin)
+    assert "--force is refused" in forced.exception.message
+    ok = run("deploy", "istio", signed.ref, "-l", "app=web", "-o", str(out))
+    assert ok.exit_code == 0, ok.stderr
+    assert "verified: signed by acme/release" in ok.stderr
+    assert (out / "kustomization.yaml").is_file()
+    # A namespace whose policy is optional deploys unsigned plugins as before.
+    elsewhere = publish(served.host, tmp_path, namespace="other")
+    assert run("deploy", "istio", elsewhere.ref, "-l", "app=web").exit_code == 0
