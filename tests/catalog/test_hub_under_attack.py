@@ -16,10 +16,12 @@ import httpx
 import pytest
 
 from tests.catalog.slow_upstream import slow_upstream
+from tests.support.accounts import make_user, token_headers
 from tests.support.hostile_images import RawImage, alias_bomb, with_plugin_yaml
 from tests.support.servers import RunningServer, running_wasmhub
+from wasmhub.hub import Hub
+from wasmhub.settings import Settings
 
-USER = {"X-Wasmhub-User": "mallory"}
 FETCH_TIMEOUT = 3
 PROBE_TIMEOUT = 5.0  # generous for a loaded machine; the point is "answers at all"
 ATTACKERS = 40
@@ -31,6 +33,18 @@ def served(tmp_path: Path, database_url: str) -> Iterator[RunningServer]:
            "WASMHUB_FETCH_ALLOW_PRIVATE": '["127.0.0.0/8"]'}
     with running_wasmhub(tmp_path / "hub", database_url, extra_env=env) as server:
         yield server
+
+
+@pytest.fixture
+def user(served: RunningServer, tmp_path: Path, database_url: str) -> dict[str, str]:
+    """A signed-up attacker: adding by URL needs an account. An API token, so that 40
+    requests at once cost no password hashing (and no sign-in rate limit)."""
+    hub = Hub.open(Settings(data_dir=tmp_path / "hub", database_url=database_url))
+    try:
+        make_user(hub, "mallory")
+        return token_headers(hub, "mallory")
+    finally:
+        hub.close()
 
 
 def probe_while(server: RunningServer, busy: Callable[[], bool]) -> int:
@@ -46,13 +60,13 @@ def probe_while(server: RunningServer, busy: Callable[[], bool]) -> int:
 
 
 def test_slow_upstreams_time_out_and_the_hub_keeps_answering(
-    served: RunningServer, web: str
+    served: RunningServer, user: dict[str, str], web: str
 ) -> None:
     results: dict[int, tuple[int, str]] = {}
 
     def add(index: int) -> None:
         with httpx.Client(base_url=served.url, timeout=120.0) as client:
-            response = client.post("/api/v1/plugins", headers=USER, json={
+            response = client.post("/api/v1/plugins", headers=user, json={
                 "url": f"{upstream}/slow-{index}.wasm", "name": f"slow-{index}",
                 "display_name": {"en": f"Slow {index}"}, "description": {"en": "trickles"},
             })
@@ -77,7 +91,7 @@ def test_slow_upstreams_time_out_and_the_hub_keeps_answering(
             assert "max_concurrent_imports" in detail
     # The import slots are free again: an ordinary add succeeds.
     with httpx.Client(base_url=served.url, timeout=60.0) as client:
-        ok = client.post("/api/v1/plugins", headers=USER, json={
+        ok = client.post("/api/v1/plugins", headers=user, json={
             "url": f"{web}/plugin.wasm", "name": "after",
             "display_name": {"en": "After"}, "description": {"en": "ok"}})
     assert ok.status_code == 201, ok.text
