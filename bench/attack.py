@@ -257,10 +257,10 @@ def bench_user(data_dir: Path, database_url: str | None) -> dict[str, str]:
 
     hub = Hub.open(Settings(data_dir=data_dir, database_url=database_url))
     try:
-        info = hub.identity.accounts.create_user("bench", "bench@example.com",
+        info = hub.identity.accounts.create_user("attacker", "attacker@example.com",
                                                  "bench-" + os.urandom(8).hex())
         secret, _ = hub.identity.tokens.create(name="bench", scopes=["pull", "push"],
-                                               resources=[], created_by="bench",
+                                               resources=[], created_by="attacker",
                                                user_id=info.id)
     finally:
         hub.close()
