@@ -1,9 +1,9 @@
 """The audit log: who did what, when, from where, with what outcome.
 
 Written for sign-ins (success and failure), token creation, revocation and use after
-revocation, pushes, deletes, tag moves, yanks, and membership, permission and
-visibility changes. Organization owners read their namespace's entries
-(``namespace:audit``) in the UI and the API, filtered, or as JSON lines.
+revocation, pushes, deletes, tag moves, yanks, membership, permission and visibility
+changes, and trusted-key and signature-policy changes. Organization owners read their
+namespace's entries (``namespace:audit``) in the UI and the API, filtered, or as JSON lines.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ class AuditAction(StrEnum):
     TEAM = "team.change"
     PERMISSION = "permission.change"
     TRANSFER = "transfer"
+    KEY_ADD = "trust.key.add"
+    KEY_REVOKE = "trust.key.revoke"
+    POLICY_CHANGE = "trust.policy.change"
 
 
 class Outcome(StrEnum):

@@ -19,6 +19,7 @@ class Permission(StrEnum):
     NAMESPACE_AUDIT = "namespace:audit"  # read the namespace's audit log
     NAMESPACE_MEMBERS = "namespace:members"  # members, teams, invitations, org tokens
     NAMESPACE_TRANSFER = "namespace:transfer"  # move a plugin out of (or into) it
+    NAMESPACE_TRUST = "namespace:trust"  # register/revoke signing keys, set signature policy
     NAMESPACE_VISIBILITY = "namespace:visibility"  # make the whole namespace private/public
     REPOSITORY_CONFIGURE = "repository:configure"  # visibility, tag immutability
     REPOSITORY_DELETE = "repository:delete"  # delete manifests, tags, blobs
@@ -57,7 +58,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Allowed: everything in the namespace, including members, visibility, audit, transfer.
     Role.OWNER: frozenset(Permission),
     # Allowed: every repository operation. Not: members, namespace visibility, audit,
-    # transfer (owners decide who is in and what leaves).
+    # transfer, trust (owners decide who is in, what leaves and whose signatures count).
     Role.MAINTAINER: frozenset(_ADMIN),
     # Allowed: read private repositories of the organization, star. Not: writes.
     Role.MEMBER: frozenset({*_READ, P.REPOSITORY_STAR}),
@@ -89,7 +90,7 @@ SCOPE_PERMISSIONS: dict[TokenScope, frozenset[Permission]] = {
     TokenScope.DELETE: frozenset({P.REPOSITORY_DELETE}),
     TokenScope.ADMIN: frozenset({
         P.REPOSITORY_YANK, P.REPOSITORY_CONFIGURE, P.NAMESPACE_MEMBERS,
-        P.NAMESPACE_VISIBILITY, P.NAMESPACE_AUDIT, P.NAMESPACE_TRANSFER,
+        P.NAMESPACE_VISIBILITY, P.NAMESPACE_AUDIT, P.NAMESPACE_TRANSFER, P.NAMESPACE_TRUST,
     }),
 }
 

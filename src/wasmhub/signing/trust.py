@@ -1,10 +1,11 @@
 """``TrustService``: the hub's trusted keys per namespace, trust policies, and their audit.
 
-Reads are for everyone (the REST API serves them; ``verify --org`` and ``ensure_trusted``
-use them). Every change goes through :meth:`TrustService._change`, which opens the
-transaction and writes the audit row: that is the one place identity's permission check
-("may ``actor`` manage trust of ``namespace``?") belongs. Until identity lands, changes
-come only from the admin CLI (``wasmhub trust ...``), which has the database itself.
+Reads are for everyone who may read the namespace (the REST API serves them; ``verify
+--org`` and ``ensure_trusted`` use them). Changes come from organization owners through the
+API and the UI (a :class:`Principal`, checked with identity's one permission function for
+``namespace:trust``) or from the admin CLI (``wasmhub trust ...``, a plain actor name: it
+has the database itself). Every change goes through :meth:`TrustService._change`, which
+opens the transaction, writes the trust audit row and then identity's audit entry.
 After a key change the verified-signature index of the namespace is recomputed.
 """
 
@@ -20,7 +21,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wasmhub.errors import ConflictError, InputError, NotFoundError
+from wasmhub.authz.audit import AuditAction
+from wasmhub.authz.permissions import Permission
+from wasmhub.authz.principal import Principal
+from wasmhub.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 from wasmhub.signing.keys import PublicKey
 from wasmhub.signing.keystore import check_name
 from wasmhub.signing.models import (
@@ -35,6 +39,10 @@ from wasmhub.signing.verify import TrustedKey
 if TYPE_CHECKING:
     from wasmhub.hub import Hub
 
+Actor = str | Principal  # a principal (API, UI) or the admin CLI's name for who acts
+# The trust audit's own action names (kept from before identity's log had trust actions).
+_TRUST_ACTIONS = {AuditAction.KEY_ADD: "key.add", AuditAction.KEY_REVOKE: "key.revoke",
+                  AuditAction.POLICY_CHANGE: "policy.set"}
 NAMESPACE_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 MAX_REASON = 1000
 
@@ -145,32 +153,52 @@ class TrustService:
 
     # -- changing --------------------------------------------------------------------------
 
-    @contextmanager
-    def _change(self, actor: str, action: str, namespace: str, target: str,
-                detail: dict[str, Any] | None = None) -> Iterator[Session]:
-        """The transaction of one trust change, with its audit row.
+    def _authorize(self, by: Actor, namespace: str | None) -> str:
+        """The one permission check for trust changes; the actor's name for the audit.
 
-        PERMISSION CHECK: identity's permission function is called here, before the
-        session opens (``actor`` may manage trust settings of ``namespace``).
+        A :class:`Principal` (API, UI) needs ``namespace:trust`` on the namespace (owners,
+        site admins; 404 for those who may not read a private one); the hub-wide default
+        is the site admins'. A plain name is the admin CLI, which holds the database.
         """
+        if isinstance(by, str):
+            return by
+        if namespace is None:
+            if not by.is_site_admin:
+                raise PermissionDeniedError("only site administrators set the hub-wide policy")
+        else:
+            self.hub.identity.access.require(by, Permission.NAMESPACE_TRUST,
+                                             namespace=namespace,
+                                             what=f"namespace {namespace}")
+        return by.username or by.actor
+
+    @contextmanager
+    def _change(self, by: Actor, actor: str, action: AuditAction, namespace: str, target: str,
+                detail: dict[str, Any]) -> Iterator[Session]:
+        """The transaction of one trust change (``by`` authorized, named ``actor``), with
+        its trust audit row; after it commits, the same change goes to identity's audit log
+        (who, from where)."""
         actor = actor.strip()
         if not actor or len(actor) > 255:
             raise InputError("name who makes the change (1-255 characters)")
         with self.hub.database.session() as session:
             yield session
-            session.add(TrustAuditRow(at=datetime.now(UTC), actor=actor, action=action,
-                                      namespace=namespace, target=target[:255],
-                                      detail=detail))
+            session.add(TrustAuditRow(at=datetime.now(UTC), actor=actor,
+                                      action=_TRUST_ACTIONS[action], namespace=namespace,
+                                      target=target[:255], detail=detail))
+        principal = None if isinstance(by, str) else by
+        self.hub.identity.audit.record(action, principal, namespace=namespace, target=target,
+                                       actor=actor if principal is None else None, **detail)
 
-    def add_key(self, namespace: str, name: str, pem: bytes, actor: str,
+    def add_key(self, namespace: str, name: str, pem: bytes, actor: Actor,
                 expires_at: datetime | None = None) -> KeyView:
         check_namespace(namespace)
+        who = self._authorize(actor, namespace)  # before the input is looked at: 404 stays 404
         check_name(name)
         public = PublicKey.from_pem(pem)
         expires = _aware(expires_at)
         if expires is not None and expires <= datetime.now(UTC):
             raise InputError(f"the expiry {expires.isoformat()} is in the past")
-        with self._change(actor, "key.add", namespace, name,
+        with self._change(actor, who, AuditAction.KEY_ADD, namespace, name,
                           {"fingerprint": public.fingerprint}) as session:
             clash = session.scalar(select(TrustKeyRow).where(
                 TrustKeyRow.namespace == namespace,
@@ -181,19 +209,35 @@ class TrustService:
                                     f" ({clash.name}, {clash.fingerprint[:23]}…)")
             row = TrustKeyRow(namespace=namespace, name=name, fingerprint=public.fingerprint,
                               public_key=public.to_pem().decode(), created_at=datetime.now(UTC),
-                              created_by=actor.strip(), expires_at=expires)
+                              created_by=who.strip(),
+                              expires_at=expires)
             session.add(row)
             session.flush()
             view = _view(row)
         self._reindex(namespace)
         return view
 
-    def revoke_key(self, namespace: str, name: str, reason: str, actor: str) -> KeyView:
+    def find_key(self, namespace: str, ref: str) -> KeyView:
+        """The key named ``ref``, or whose fingerprint (``sha256:…``, bare hex, or the
+        16-digit key id) it is."""
         check_namespace(namespace)
+        ref = ref.strip()
+        for key in self.keys(namespace):
+            if ref and ref in (key.name, key.fingerprint, key.fingerprint.removeprefix("sha256:"),
+                               key.key_id):
+                return key
+        raise NotFoundError(f"namespace {namespace} has no key {ref!r}")
+
+    def revoke_key(self, namespace: str, name: str, reason: str, actor: Actor) -> KeyView:
+        """Revoke the key ``name`` (a name or a fingerprint, see :meth:`find_key`)."""
+        check_namespace(namespace)
+        who = self._authorize(actor, namespace)
         reason = reason.strip()
         if not reason or len(reason) > MAX_REASON:
             raise InputError(f"give a reason for the revocation (1-{MAX_REASON} characters)")
-        with self._change(actor, "key.revoke", namespace, name, {"reason": reason}) as session:
+        name = self.find_key(namespace, name).name
+        with self._change(actor, who, AuditAction.KEY_REVOKE, namespace, name,
+                          {"reason": reason}) as session:
             row = session.scalar(select(TrustKeyRow).where(
                 TrustKeyRow.namespace == namespace, TrustKeyRow.name == name))
             if row is None:
@@ -207,16 +251,18 @@ class TrustService:
         self._reindex(namespace)
         return view
 
-    def set_policy(self, namespace: str | None, mode: TrustMode, actor: str) -> Policy:
+    def set_policy(self, namespace: str | None, mode: TrustMode, actor: Actor) -> Policy:
         """``namespace`` None sets the hub-wide default."""
         key = DEFAULT_POLICY_NAMESPACE if namespace is None else check_namespace(namespace)
-        with self._change(actor, "policy.set", key, mode.value, {"mode": mode.value}) as session:
+        who = self._authorize(actor, namespace).strip()
+        with self._change(actor, who, AuditAction.POLICY_CHANGE, key, mode.value,
+                          {"mode": mode.value}) as session:
             row = session.get(TrustPolicyRow, key)
             if row is None:
                 session.add(TrustPolicyRow(namespace=key, mode=mode.value,
-                                           updated_at=datetime.now(UTC), updated_by=actor))
+                                           updated_at=datetime.now(UTC), updated_by=who))
             else:
-                row.mode, row.updated_at, row.updated_by = mode.value, datetime.now(UTC), actor
+                row.mode, row.updated_at, row.updated_by = mode.value, datetime.now(UTC), who
         return self.default_policy() if namespace is None else self.policy(namespace)
 
     def _reindex(self, namespace: str) -> None:

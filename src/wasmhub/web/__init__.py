@@ -10,7 +10,8 @@ catalogs), ``templating`` (Jinja environment and filters), ``browse`` (home, sea
 namespaces), ``plugin_page`` (plugin page, config form, stars), ``playground_page``
 (the plugin playground; ``static/playground.js``), ``add`` (add by URL),
 ``schema_form`` (JSON Schema → form → JSON), ``account`` (sign in/up/out, password,
-tokens), ``orgs_pages`` (organizations, teams, plugin settings, audit log). Install
+tokens), ``orgs_pages`` (organizations, teams, plugin settings, audit log), ``trust_pages`` (a
+namespace's signing keys and signature policy). Install
 snippets come from :mod:`wasmhub.catalog.snippets` (rendered by the deploy providers),
 the same source as the API's.
 """
@@ -37,6 +38,7 @@ from wasmhub.web.orgs_pages import audit_page, new_org_page, org_page, plugin_se
 from wasmhub.web.playground_page import playground_page
 from wasmhub.web.plugin_page import plugin_page, star
 from wasmhub.web.templating import _
+from wasmhub.web.trust_pages import keys_page
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 log = logging.getLogger(__name__)
@@ -112,6 +114,7 @@ def web_routes() -> list[BaseRoute]:
         Route("/orgs/new", new_org_page, methods=["GET", "POST"]),
         Route("/orgs/{org}", org_page, methods=["GET", "POST"]),
         Route("/orgs/{org}/audit", audit_page, methods=["GET"]),
+        Route("/orgs/{org}/keys", keys_page, methods=["GET", "POST"]),
         Route("/settings/plugins/{namespace}/{name:path}", plugin_settings_page,
               methods=["GET", "POST"]),
         Route("/playground/{namespace}/{name:path}", playground_page, methods=["GET", "POST"]),

@@ -93,7 +93,9 @@ async def org_page(request: Request) -> Response:
         info = page.identity.orgs.info(page.principal, org)
         manage = page.identity.access.check(page.principal, Permission.NAMESPACE_MEMBERS,
                                             namespace=org)
-        return {"org": info, "manage": manage}
+        trust = page.identity.access.check(page.principal, Permission.NAMESPACE_TRUST,
+                                           namespace=org)
+        return {"org": info, "manage": manage, "trust": trust}
 
     context = await run_in_threadpool(load)
     context.update({"message": message, "error": error, "nav": "account"})
