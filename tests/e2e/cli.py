@@ -24,7 +24,9 @@ EXAMPLES_NODE_MODULES = REPO / "examples" / "node_modules"
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("WASMHUB_")}
     (home / "docker").mkdir(parents=True, exist_ok=True)
-    env.update({"DOCKER_CONFIG": str(home / "docker"), "COLUMNS": "80", "NO_COLOR": "1",
+    # Credentials and signing keys stay in the test's own directory, never the user's.
+    env.update({"DOCKER_CONFIG": str(home / "docker"), "WASMHUB_KEY_DIR": str(home / "keys"),
+                "COLUMNS": "80", "NO_COLOR": "1",
                 "PATH": f"{WASMHUB.parent}{os.pathsep}{env.get('PATH', '')}", **extra})
     return env
 

@@ -23,6 +23,8 @@ import pytest
 
 from tests.e2e.cli import REPO, Cli, clean_env, give_toolchain
 from tests.support.servers import RunningServer, running_wasmhub
+from wasmhub.hub import Hub
+from wasmhub.settings import Settings
 
 pytestmark = [
     pytest.mark.timeout(1800),  # builds with npm/asc on a busy machine
@@ -32,6 +34,7 @@ pytestmark = [
 ]
 
 DEFAULT_HOST = "127.0.0.1:5080"
+PASSWORD = "s3cret-passphrase"  # what the reader's $TOKEN holds in docs/cli.md
 CODE_SPAN = re.compile(r"`(wasmhub [^`]+)`")
 
 
@@ -110,7 +113,13 @@ def test_the_readme_and_cli_doc_commands_run_as_shown(
     doc = cli_doc_commands()
     assert len(readme) >= 12 and len(doc) >= 18, (readme, doc)
     home = tmp_path / "user"
-    cli = Cli(tmp_path, clean_env(home, WASMHUB_DATA_DIR=str(data), TOKEN="s3cret",
+    # docs/cli.md logs in as alice with $TOKEN: the reader has an account on the hub.
+    account_hub = Hub.open(Settings(data_dir=data))
+    try:
+        account_hub.identity.accounts.create_user("alice", "alice@example.com", PASSWORD)
+    finally:
+        account_hub.close()
+    cli = Cli(tmp_path, clean_env(home, WASMHUB_DATA_DIR=str(data), TOKEN=PASSWORD,
                                WASMHUB_KEY_PASSPHRASE="the README reader's passphrase"))
     project = tmp_path / "my-filter"
     build = next(c for c in readme if c.startswith("wasmhub build"))
