@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wasmhub.accounts.service import check_username
@@ -97,8 +98,12 @@ class TransferService:
                        what=f"plugin {source}")
         access.require(principal, Permission.NAMESPACE_TRANSFER, namespace=dst_ns,
                        what=f"namespace {dst_ns}")
-        with self.db.session() as session:
-            result = self._move(session, principal, source, destination)
+        try:
+            with self.db.session() as session:
+                result = self._move(session, principal, source, destination)
+        except IntegrityError as exc:  # PostgreSQL: a racing transfer or push took the name
+            raise ConflictError(f"{destination} already exists; delete or rename it first"
+                                ) from exc
         self._reindex_signatures(destination)
         return result
 
