@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response, StreamingResponse
 
@@ -19,6 +19,7 @@ from wasmhub.authz.audit import AuditAction
 from wasmhub.authz.permissions import Permission
 from wasmhub.authz.tokens import TokenInfo
 from wasmhub.errors import NotFoundError, PermissionDeniedError
+from wasmhub.orgs.transfer import TransferService
 
 router = APIRouter(prefix="/v1")
 NAME_RE = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$"
@@ -106,6 +107,21 @@ class VisibilityIn(BaseModel):
 class RepositorySettingsIn(BaseModel):
     private: bool | None = None
     tag_immutable: bool | None = None
+
+
+class TransferIn(BaseModel):
+    # Checked by the service (400 problem+json with the reason), not by a pattern (422).
+    to_namespace: str = Field(min_length=1, max_length=128,
+                              description="The namespace the plugin moves to.")
+
+
+class TransferOut(BaseModel):
+    source: str
+    destination: str
+    tags: int
+    versions: int
+    signatures_dropped: int = Field(description="Signature index rows of the old name; "
+                                    "cosign signatures name the old repository, re-sign.")
 
 
 class RepositorySettingsOut(BaseModel):
@@ -268,6 +284,18 @@ def repository_settings(repository: Annotated[str, Path(max_length=255, pattern=
         principal, repository, private=body.private, tag_immutable=body.tag_immutable)
     return RepositorySettingsOut(repository=repository, private=policy.private,
                                  tag_immutable=policy.tag_immutable)
+
+
+@router.post("/plugins/{namespace}/{name:path}/transfer", response_model=TransferOut,
+             summary="Move a plugin to another namespace (owners of both)")
+def transfer_plugin(namespace: OrgName,
+                    name: Annotated[str, Path(max_length=255, pattern=REPO_RE)],
+                    body: TransferIn, request: Request, principal: SignedIn) -> TransferOut:
+    result = TransferService(request.app.state.hub).transfer(
+        principal, f"{namespace}/{name}", body.to_namespace)
+    return TransferOut(source=result.source, destination=result.destination,
+                       tags=result.tags, versions=result.versions,
+                       signatures_dropped=result.signatures_dropped)
 
 
 @router.get("/namespaces/{namespace}/audit", summary="The namespace's audit log",

@@ -89,19 +89,29 @@ class AuditLog:
     def __init__(self, database: Database) -> None:
         self.db = database
 
+    @staticmethod
+    def event(action: AuditAction, principal: Principal | None, *,
+              outcome: Outcome = Outcome.SUCCESS, namespace: str | None = None,
+              target: str = "", actor: str | None = None, client_addr: str = "",
+              **detail: Any) -> AuditEvent:
+        """One entry as a row, for a caller that adds it to its own transaction (so the
+        entry commits, or not, with the change it describes)."""
+        who = actor or (principal.actor if principal else "anonymous")
+        addr = client_addr or (principal.client_addr if principal else "")
+        return AuditEvent(at=utcnow(), action=action.value, outcome=outcome.value,
+                          actor=who[:100], namespace=namespace, target=target[:400],
+                          client_addr=addr[:64], detail=detail or None)
+
     def record(self, action: AuditAction, principal: Principal | None, *,
                outcome: Outcome = Outcome.SUCCESS, namespace: str | None = None,
                target: str = "", actor: str | None = None, client_addr: str = "",
                **detail: Any) -> None:
         """Append one entry; never fails the caller (an audit failure is logged)."""
-        who = actor or (principal.actor if principal else "anonymous")
-        addr = client_addr or (principal.client_addr if principal else "")
         try:
             with self.db.session() as session:
-                session.add(AuditEvent(
-                    at=utcnow(), action=action.value, outcome=outcome.value, actor=who[:100],
-                    namespace=namespace, target=target[:400], client_addr=addr[:64],
-                    detail=detail or None))
+                session.add(self.event(action, principal, outcome=outcome,
+                                       namespace=namespace, target=target, actor=actor,
+                                       client_addr=client_addr, **detail))
         except Exception:  # the operation it describes already happened
             log.exception("could not write audit entry %s %s", action.value, target)
 

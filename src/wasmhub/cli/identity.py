@@ -24,6 +24,8 @@ admin_app = typer.Typer(help="Hub administration on this machine (users, keys)."
 token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 org_app = typer.Typer(help="Organizations and their members.", no_args_is_help=True)
 team_app = typer.Typer(help="Teams inside an organization.", no_args_is_help=True)
+plugin_app = typer.Typer(help="Plugin administration (transfer between namespaces).",
+                         no_args_is_help=True)
 
 HubOpt = Annotated[str | None, typer.Option("--hub", help="Hub URL [WASMHUB_HUB_URL].")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -275,8 +277,31 @@ def team_grant(org: str, team: str, repository: Annotated[str, typer.Argument(
     out.print(f"{org}/{team}: {permission} on {repository}")
 
 
+@plugin_app.command("transfer")
+@handle_errors
+def plugin_transfer(
+    plugin: Annotated[str, typer.Argument(help="The plugin to move, NS/NAME.")],
+    to: Annotated[str, typer.Option("--to", help="The namespace it moves to.")],
+    hub: HubOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Move a plugin to another namespace (you must own both). Tags, versions, stars and
+    downloads move with it; signatures must be re-made for the new name."""
+    namespace, sep, name = plugin.partition("/")
+    if not sep or not name:
+        raise ConfigError(f"{plugin!r} is not NS/NAME")
+    with AccountClient(hub or default_hub_url()) as client:
+        result = client.call("POST", f"/plugins/{namespace}/{name}/transfer",
+                             {"to_namespace": to})
+    lines = [f"moved {result['source']} to {result['destination']} "
+             f"({result['tags']} tags, {result['versions']} versions)"]
+    if result["signatures_dropped"]:
+        lines.append("signatures named the old repository: sign the versions again")
+    _print(result, as_json, lines)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(admin_app, name="admin")
     app.add_typer(token_app, name="token")
     app.add_typer(org_app, name="org")
     app.add_typer(team_app, name="team")
+    app.add_typer(plugin_app, name="plugin")

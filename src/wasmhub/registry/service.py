@@ -10,7 +10,6 @@ visible; orphaned bytes are what ``wasmhub gc`` removes.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -131,21 +130,14 @@ class RegistryService(RegistryListing):
             hub.settings.storage_redirect_seconds if hub.settings.storage_redirect else 0
         )
         self.limits = UploadLimits.of(hub.settings)
-        # Repositories are never deleted, so their ids can be cached for the process.
-        self._repo_ids: dict[str, int] = {}
-        self._repo_lock = threading.Lock()
+        # Repository ids are not cached: a transfer (wasmhub.orgs.transfer) renames the
+        # row, and another process's cache would then write a push of the old name into
+        # the moved repository.
 
     # -- helpers -------------------------------------------------------------------
 
     def _repo_id(self, session: Session, name: str) -> int:
-        with self._repo_lock:
-            cached = self._repo_ids.get(name)
-        if cached is not None:
-            return cached
-        repo_id = ensure_repository(session, name)
-        with self._repo_lock:
-            self._repo_ids[name] = repo_id
-        return repo_id
+        return ensure_repository(session, name)
 
     def _record_blob(self, session: Session, repository: str, info: BlobInfo) -> None:
         session.execute(

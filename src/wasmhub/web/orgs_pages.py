@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from wasmhub.authz.permissions import Permission
 from wasmhub.errors import NotFoundError, WasmhubError
+from wasmhub.orgs.transfer import TransferService
 from wasmhub.web.account import _field, sign_in_redirect
 from wasmhub.web.context import Page
 
@@ -113,16 +114,32 @@ async def plugin_settings_page(request: Request) -> Response:
     await run_in_threadpool(page.identity.access.require, page.principal,
                             Permission.REPOSITORY_CONFIGURE, repository=repository,
                             what=f"plugin {repository}")
+    error: str | None = None
+    status = 200
+    to_namespace = ""
     if request.method == "POST":
         form = await page.checked_form(max_fields=10)
-        await run_in_threadpool(lambda: orgs.set_repository_policy(
-            page.principal, repository, private=_field(form, "private", 8) == "true",
-            tag_immutable=_field(form, "tag_immutable", 8) == "true"))
-        message = page.gettext("Settings saved.")
+        if _field(form, "action", 20) == "transfer":
+            to_namespace = _field(form, "to_namespace", 128)
+            hub = request.app.state.hub
+            try:
+                result = await run_in_threadpool(TransferService(hub).transfer,
+                                                 page.principal, repository, to_namespace)
+            except WasmhubError as exc:
+                error, status = exc.message, exc.http_status
+            else:
+                return page.finish(RedirectResponse(f"/plugins/{result.destination}",
+                                                    status_code=303))
+        else:
+            await run_in_threadpool(lambda: orgs.set_repository_policy(
+                page.principal, repository, private=_field(form, "private", 8) == "true",
+                tag_immutable=_field(form, "tag_immutable", 8) == "true"))
+            message = page.gettext("Settings saved.")
     policy = await run_in_threadpool(orgs.repository_policy, repository)
     return page.render("account/plugin_settings.html", {
-        "repository": repository, "policy": policy, "message": message, "nav": "account",
-    })
+        "repository": repository, "policy": policy, "message": message, "error": error,
+        "to_namespace": to_namespace, "nav": "account",
+    }, status=status)
 
 
 async def audit_page(request: Request) -> Response:
