@@ -185,6 +185,10 @@ class Settings(BaseSettings):
     registry_token_seconds: int = Field(
         300, ge=30, le=3600, description="Lifetime of registry bearer tokens (JWT)."
     )
+    registry_key_file: Path | None = Field(
+        None, description="The registry-token signing keys (JSON); default "
+        "<data_dir>/auth/registry-keys.json. Replicas must share one (e.g. a mounted secret).",
+    )
     signin_limit_per_account: int = Field(
         10, ge=1, description="Failed sign-ins per account per rate window."
     )
@@ -217,6 +221,10 @@ class Settings(BaseSettings):
     playground_max_repeat: int = Field(
         50, ge=1, le=1000, description="Most times one playground run may send its request.",
     )
+
+    @property
+    def effective_registry_key_file(self) -> Path:
+        return self.registry_key_file or self.data_dir / "auth" / "registry-keys.json"
 
     @field_validator("log_level")
     @classmethod

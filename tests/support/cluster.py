@@ -144,6 +144,9 @@ def running_cluster(root: Path, database_url: str, s3: S3Endpoint, *, replicas: 
                     workers: int = 1, bucket: str | None = None) -> Iterator[Cluster]:
     """``replicas`` wasmhub processes (each ``workers`` workers) behind nginx."""
     env = cluster_env(s3, bucket or s3.new_bucket(), workers=workers)
+    # Replicas must accept each other's registry tokens: one shared signing-key file, as a
+    # mounted secret would be (docs/scaling.md).
+    env["WASMHUB_REGISTRY_KEY_FILE"] = str(root / "shared-secrets" / "registry-keys.json")
     with ExitStack() as stack:
         servers = [
             stack.enter_context(running_wasmhub(root / f"replica-{n}", database_url,

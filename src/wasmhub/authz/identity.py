@@ -44,7 +44,7 @@ class Identity:
             access=access,
             orgs=OrgService(database, access, audit),
             tokens=TokenService(database),
-            signer=RegistryTokenSigner(settings.data_dir / "auth" / "registry-keys.json",
+            signer=RegistryTokenSigner(settings.effective_registry_key_file,
                                        registry_service(settings),
                                        settings.registry_token_seconds),
             audit=audit,
