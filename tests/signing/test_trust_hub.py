@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from tests.cli.helpers import one_line_error, run, run_json
-from tests.signing.conftest import ServedHub, generate_key, publish, sign
+from tests.signing.conftest import Published, ServedHub, generate_key, publish, sign
 from wasmhub.client.registry import RegistryClient
 from wasmhub.oci.reference import Reference
 from wasmhub.signing.errors import UntrustedPlugin
@@ -28,6 +28,19 @@ def admin(served: ServedHub, *args: str) -> str:
     result = run("trust", *args, "--actor", "ops@acme", env=env)
     assert result.exit_code == 0, result.stderr
     return result.stdout
+
+
+def acme_policy_with_one_signed_plugin(served: ServedHub, tmp_path: Path, mode: str
+                                       ) -> tuple[Published, Published]:
+    """Namespace acme with key "release" trusted under ``mode``, and two plugins pushed
+    there: (unsigned, signed by release)."""
+    public = generate_key("release")
+    admin(served, "key", "add", "acme", str(public), "--name", "release")
+    admin(served, "policy", "set", mode, "--namespace", "acme")
+    unsigned = publish(served.host, tmp_path)
+    signed = publish(served.host, tmp_path)
+    sign(signed.ref, "release")
+    return unsigned, signed
 
 
 def test_admin_registers_keys_and_the_api_lists_them(served: ServedHub, tmp_path: Path) -> None:
@@ -109,12 +122,7 @@ def test_verify_org_uses_the_hubs_keys_and_refuses_revoked_and_expired(
 
 def test_required_for_pull_refuses_unsigned_pulls_and_runs(served: ServedHub,
                                                            tmp_path: Path) -> None:
-    public = generate_key("release")
-    admin(served, "key", "add", "acme", str(public), "--name", "release")
-    admin(served, "policy", "set", "required-for-pull", "--namespace", "acme")
-    unsigned = publish(served.host, tmp_path)
-    signed = publish(served.host, tmp_path)
-    sign(signed.ref, "release")
+    unsigned, signed = acme_policy_with_one_signed_plugin(served, tmp_path, "required-for-pull")
     out = tmp_path / "out.wasm"
     refused = run("pull", unsigned.ref, "-o", str(out))
     message = one_line_error(refused)
@@ -141,12 +149,7 @@ def test_required_for_pull_refuses_unsigned_pulls_and_runs(served: ServedHub,
 
 
 def test_ensure_trusted_is_the_deploy_gate(served: ServedHub, tmp_path: Path) -> None:
-    public = generate_key("release")
-    admin(served, "key", "add", "acme", str(public), "--name", "release")
-    admin(served, "policy", "set", "required-for-deploy", "--namespace", "acme")
-    unsigned = publish(served.host, tmp_path)
-    signed = publish(served.host, tmp_path)
-    sign(signed.ref, "release")
+    unsigned, signed = acme_policy_with_one_signed_plugin(served, tmp_path, "required-for-deploy")
     policy = served.trust.policy("acme")
     assert policy.mode is TrustMode.REQUIRED_FOR_DEPLOY
     keys = served.trust.trusted_keys("acme")
@@ -174,12 +177,7 @@ def test_ensure_trusted_is_the_deploy_gate(served: ServedHub, tmp_path: Path) ->
 def test_deploy_refuses_plugins_the_namespace_policy_does_not_trust(
     served: ServedHub, tmp_path: Path
 ) -> None:
-    public = generate_key("release")
-    admin(served, "key", "add", "acme", str(public), "--name", "release")
-    admin(served, "policy", "set", "required-for-deploy", "--namespace", "acme")
-    unsigned = publish(served.host, tmp_path)
-    signed = publish(served.host, tmp_path)
-    sign(signed.ref, "release")
+    unsigned, signed = acme_policy_with_one_signed_plugin(served, tmp_path, "required-for-deploy")
     out = tmp_path / "deploy"
     # In process the refusal surfaces as the typed error the executable's main() turns
     # into one "error: ..." line and exit code 1.
