@@ -28,6 +28,7 @@ from wasmhub.cli.trust_checks import (
 )
 from wasmhub.client.registry import RegistryClient
 from wasmhub.errors import ConfigError
+from wasmhub.oci.reference import Reference
 from wasmhub.signing.errors import KeyFormatError, VerificationFailed
 from wasmhub.signing.keys import PublicKey, SigningKey
 from wasmhub.signing.keystore import KeyStore, check_name
@@ -120,6 +121,17 @@ def _print_report(report: Report, title: str) -> None:
         err.print(f"[yellow]rejected[/] {escape(rejection.source)}: {escape(rejection.reason)}")
 
 
+def _verified_report(ref: Reference, key: list[str] | None, org: str | None,
+                     hub: str | None, insecure: bool) -> tuple[str, Report]:
+    """(digest, verification report) of ``ref`` against ``--key`` or ``--org`` keys."""
+    with RegistryClient(ref.registry, insecure=insecure) as client:
+        keys = _keys_for(client.base_url, key, org, hub, insecure)
+        digest = resolve_digest(client, ref)
+        report = verify_manifest(ClientReader(client),
+                                 Expected(digest, ref.repository, ref.registry), keys)
+    return digest, report
+
+
 @handle_errors
 def verify(
     reference: Annotated[str, typer.Argument(help="host[:port]/repository[:tag|@digest]")],
@@ -131,11 +143,7 @@ def verify(
 ) -> None:
     """Verify a plugin's signatures with your keys or its organization's trusted keys."""
     ref = parse_ref(reference)
-    with RegistryClient(ref.registry, insecure=insecure) as client:
-        keys = _keys_for(client.base_url, key, org, hub, insecure)
-        digest = resolve_digest(client, ref)
-        report = verify_manifest(ClientReader(client),
-                                 Expected(digest, ref.repository, ref.registry), keys)
+    digest, report = _verified_report(ref, key, org, hub, insecure)
     what = f"{ref.registry}/{ref.repository}@{digest}"
     if as_json:
         emit_json(report.to_json())
@@ -185,11 +193,7 @@ def attestations(
 ) -> None:
     """List a plugin's attestations and verify each (exit 1 if one does not verify)."""
     ref = parse_ref(reference)
-    with RegistryClient(ref.registry, insecure=insecure) as client:
-        keys = _keys_for(client.base_url, key, org, hub, insecure)
-        digest = resolve_digest(client, ref)
-        report = verify_manifest(ClientReader(client),
-                                 Expected(digest, ref.repository, ref.registry), keys)
+    digest, report = _verified_report(ref, key, org, hub, insecure)
     rejected = [r for r in report.rejections if r.source in report.attestation_kinds]
     if as_json:
         data = report.to_json()
