@@ -106,21 +106,3 @@ def read_tar_gz_files(data: bytes, what: str, limit: int) -> dict[str, bytes]:
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise LayoutError(f"{what} is not a valid tar archive: {exc}") from exc
     return files
-
-
-def read_tar_files(tar_bytes: bytes, what: str) -> dict[str, bytes]:
-    """Regular files in the archive, keyed by their path without a leading ``./``."""
-    files: dict[str, bytes] = {}
-    try:
-        with tarfile.open(fileobj=io.BytesIO(tar_bytes), mode="r:") as tar:
-            for member in tar:
-                if not member.isreg():
-                    continue
-                extracted = tar.extractfile(member)
-                if extracted is None:
-                    continue
-                name = member.name.removeprefix("./").lstrip("/")
-                files[name] = extracted.read()
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise LayoutError(f"{what} is not a valid tar archive: {exc}") from exc
-    return files
