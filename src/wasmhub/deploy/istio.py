@@ -106,6 +106,24 @@ def _describe(platform: str, kind: str, obj: dict[str, Any], wasm: dict[str, Any
     )
 
 
+def _order_and_match(deployment: Deployment, spec: dict[str, Any]) -> None:
+    """Phase, priority and traffic match: the same fields in WasmPlugin and TrafficExtension."""
+    if deployment.phase is not Phase.UNSPECIFIED:
+        spec["phase"] = deployment.phase.value
+    if deployment.priority is not None:
+        spec["priority"] = deployment.priority
+    if deployment.match:
+        spec["match"] = _match(deployment)
+
+
+def _rendering(deployment: Deployment, kind: str, spec: dict[str, Any]) -> Rendering:
+    document = {"apiVersion": GROUP_VERSION, "kind": kind,
+                "metadata": metadata(deployment), "spec": spec}
+    resource = RenderedResource(document, SchemaRef("crd", f"{GROUP_VERSION}/{kind}"),
+                                f"{kind.lower()}-{deployment.name}.yaml")
+    return Rendering(deployment, (resource,), insecure_registry_note(deployment))
+
+
 class IstioWasmPluginProvider(KubernetesProvider):
     platform = Platform.ISTIO
     title = "Istio"
@@ -115,19 +133,8 @@ class IstioWasmPluginProvider(KubernetesProvider):
         require_resolved(deployment)
         spec = _targets(deployment, self.title)
         spec.update(_wasm_fields(deployment, self.title))
-        if deployment.phase is not Phase.UNSPECIFIED:
-            spec["phase"] = deployment.phase.value
-        if deployment.priority is not None:
-            spec["priority"] = deployment.priority
-        if deployment.match:
-            spec["match"] = _match(deployment)
-        document = {"apiVersion": GROUP_VERSION, "kind": "WasmPlugin",
-                    "metadata": metadata(deployment), "spec": spec}
-        resource = RenderedResource(
-            document, SchemaRef("crd", f"{GROUP_VERSION}/WasmPlugin"),
-            f"wasmplugin-{deployment.name}.yaml",
-        )
-        return Rendering(deployment, (resource,), insecure_registry_note(deployment))
+        _order_and_match(deployment, spec)
+        return _rendering(deployment, "WasmPlugin", spec)
 
     def describe(self, obj: dict[str, Any]) -> Installation:
         return _describe(self.title, "WasmPlugin", obj, obj.get("spec") or {})
@@ -141,20 +148,9 @@ class IstioTrafficExtensionProvider(KubernetesProvider):
     def render(self, deployment: Deployment) -> Rendering:
         require_resolved(deployment)
         spec = _targets(deployment, self.title)
-        if deployment.phase is not Phase.UNSPECIFIED:
-            spec["phase"] = deployment.phase.value
-        if deployment.priority is not None:
-            spec["priority"] = deployment.priority
-        if deployment.match:
-            spec["match"] = _match(deployment)
+        _order_and_match(deployment, spec)
         spec["wasm"] = _wasm_fields(deployment, self.title)
-        document = {"apiVersion": GROUP_VERSION, "kind": "TrafficExtension",
-                    "metadata": metadata(deployment), "spec": spec}
-        resource = RenderedResource(
-            document, SchemaRef("crd", f"{GROUP_VERSION}/TrafficExtension"),
-            f"trafficextension-{deployment.name}.yaml",
-        )
-        return Rendering(deployment, (resource,), insecure_registry_note(deployment))
+        return _rendering(deployment, "TrafficExtension", spec)
 
     def describe(self, obj: dict[str, Any]) -> Installation:
         return _describe(self.title, "TrafficExtension", obj,
