@@ -7,14 +7,18 @@ from wasmhub.runtime.differential import Exchange, Observation, compare, normali
 from wasmhub.runtime.envoy import parse_log
 
 LOG = (
-    "@@debug|wasm|Thread-Local Wasm created 2 now active\n"
-    "@@trace|wasm|[host->vm] proxy_on_request_headers(2, 8)\n"
-    "@@trace|wasm|[vm->host] env.proxy_log(2, 100, 5)\n"
-    "@@warning|wasm|wasm log my-plugin my-root my-vm: two\nlines\n"
-    "@@trace|wasm|[vm<-host] env.proxy_log return: 0\n"
-    "@@trace|wasm|[host<-vm] proxy_on_request_headers return: 1\n"
-    "@@info|wasm|wasm log my-plugin my-vm: \r\n"
-    "@@error|main|something else\n"
+    "@@debug|12|wasm|Thread-Local Wasm created 2 now active\n"
+    "@@trace|12|wasm|[host->vm] proxy_on_request_headers(2, 8)\n"
+    "@@trace|12|wasm|[vm->host] env.proxy_log(2, 100, 5)\n"
+    # the main thread's timer fires while the worker is inside a callback
+    "@@trace|7|wasm|[host->vm] proxy_on_tick(1)\n"
+    "@@info|7|wasm|wasm log my-plugin my-root my-vm: tick\n"
+    "@@warning|12|wasm|wasm log my-plugin my-root my-vm: two\nlines\n"
+    "@@trace|7|wasm|[host<-vm] proxy_on_tick return: void\n"
+    "@@trace|12|wasm|[vm<-host] env.proxy_log return: 0\n"
+    "@@trace|12|wasm|[host<-vm] proxy_on_request_headers return: 1\n"
+    "@@info|12|wasm|wasm log my-plugin my-vm: \r\n"
+    "@@error|7|main|something else\n"
 )
 
 
@@ -22,7 +26,8 @@ def test_envoy_log_entries_carry_their_callback_and_plugin_text() -> None:
     entries = parse_log(LOG)
     plugin = [(e.level, e.plugin_message, e.callback) for e in entries
               if e.plugin_message is not None]
-    assert plugin == [(3, "two\nlines", "proxy_on_request_headers"), (2, "\r", None)]
+    assert plugin == [(2, "tick", "proxy_on_tick"), (3, "two\nlines", "proxy_on_request_headers"),
+                      (2, "\r", None)]
     assert entries[-1].logger == "main" and entries[-1].plugin_message is None
 
 

@@ -37,7 +37,7 @@ from typing import Any
 
 from wasmhub.errors import WasmhubError
 
-LOG_FORMAT = "@@%l|%n|%v"
+LOG_FORMAT = "@@%l|%t|%n|%v"
 RUNTIMES = ("v8", "wamr", "wasmtime")
 _TRACE = re.compile(r"^\[(host->vm|host<-vm|vm->host|vm<-host)\] (?:env\.|\w+\.)?([\w]+)")
 _LEVELS = {"trace": 0, "debug": 1, "info": 2, "warning": 3, "error": 4, "critical": 5}
@@ -110,9 +110,13 @@ class EnvoyLogEntry:
 
 
 def parse_log(text: str) -> list[EnvoyLogEntry]:
-    """Entries of an Envoy log written with :data:`LOG_FORMAT` (continuation lines joined)."""
+    """Entries of an Envoy log written with :data:`LOG_FORMAT` (continuation lines joined).
+
+    Each entry's callback comes from the trace lines of the thread that wrote it: the main
+    thread's ``proxy_on_tick`` may run while a worker is inside ``proxy_on_context_create``,
+    and their lines interleave in the log."""
     entries: list[EnvoyLogEntry] = []
-    stack: list[str] = []
+    stacks: dict[str, list[str]] = {}
     current: list[Any] | None = None
     for line in text.split("\n"):
         if not line.startswith("@@"):
@@ -122,7 +126,9 @@ def parse_log(text: str) -> list[EnvoyLogEntry]:
         if current is not None:
             entries.append(EnvoyLogEntry(*current))
         level, _, rest = line[2:].partition("|")
+        thread, _, rest = rest.partition("|")
         logger, _, message = rest.partition("|")
+        stack = stacks.setdefault(thread, [])
         trace = _TRACE.match(message) if logger == "wasm" else None
         callback = stack[-1] if stack else None
         if trace is not None:
