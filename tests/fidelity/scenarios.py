@@ -93,11 +93,7 @@ EXTRAS: dict[str, Extra] = {
 
 # Differences known and explained in docs/fidelity.md: the test expects them (strictly,
 # so it fails the day the module becomes identical and the entry must go).
-KNOWN_DIFFERENCES: dict[str, str] = {
-    "envoyproxy__envoy-wasm/http__metadata_cpp.wasm":
-        "uses Envoy's CEL foreign functions (expr_create/expr_evaluate), which the local "
-        "host does not provide",
-}
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 def _case_id(path: Path) -> str:

@@ -4,7 +4,8 @@
 cluster; each answer is used once in order and the last one repeats), the gRPC calls
 (``proxy_grpc_call``/``stream``/``send``/``cancel``/``close``, answered from declared
 ``grpc_calls``), ``proxy_get_status``, ``proxy_done``, ``proxy_set_effective_context`` and
-``proxy_call_foreign_function`` (this host registers no foreign functions: NOT_FOUND).
+``proxy_call_foreign_function`` (Envoy's CEL functions ``expr_create``/``expr_evaluate``/
+``expr_delete``, see wasmhub.runtime.cel; any other name is NOT_FOUND).
 
 Answers are delivered after the current callback returns, as a proxy's event loop would:
 ``proxy_on_http_call_response`` (``num_headers`` 0 for a failed call) and the
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from wasmhub.runtime.abi import BufferType, LogLevel, MapType, Status
+from wasmhub.runtime.cel import CelHost
 from wasmhub.runtime.contexts import Context, HeaderMap
 from wasmhub.runtime.memory import parse_pairs
 from wasmhub.runtime.model import GrpcAnswer, HttpCallAnswer, OutboundCall
@@ -233,12 +235,28 @@ def functions(vm: PluginVM) -> dict[str, Callable[..., int]]:  # noqa: PLR0915 -
         vm.current = ctx
         return Status.OK
 
+    foreign = CelHost(vm).functions()
+
     def call_foreign_function(np: int, ns: int, ap: int, az: int, rp: int, rs: int) -> int:
         name = mem.read(np, ns).decode("utf-8", "replace")
-        mem.read(ap, az)
-        vm.log(LogLevel.WARN, f"proxy_call_foreign_function({name!r}) refused (NOT_FOUND): "
-               "this host registers no foreign functions", vm.current.id, "host")
-        return Status.NOT_FOUND
+        arguments = mem.read(ap, az)
+        function = foreign.get(name)
+        if function is None:
+            vm.log(LogLevel.WARN, f"proxy_call_foreign_function({name!r}) refused "
+                   f"(NOT_FOUND): this host registers only {', '.join(sorted(foreign))}",
+                   vm.current.id, "host")
+            return Status.NOT_FOUND
+        status, result = function(arguments)
+        # As proxy-wasm-cpp-host: the result slots are written whatever the status
+        # ((0, 0) when the function produced nothing), when the plugin passed them.
+        if rp and rs:
+            mem.give(result or b"", rp, rs)
+        else:
+            if rp:
+                mem.write_u32(rp, 0)
+            if rs:
+                mem.write_u32(rs, len(result or b""))
+        return status
 
     return {
         "proxy_http_call": http_call,

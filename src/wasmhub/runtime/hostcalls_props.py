@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from wasmhub.runtime.abi import LogLevel, MetricType, Status
-from wasmhub.runtime.contexts import Context, HttpContext, NetworkContext, RootContext
+from wasmhub.runtime.contexts import Context, HeaderMap, HttpContext, NetworkContext, RootContext
 from wasmhub.runtime.memory import serialize_pairs
 
 if TYPE_CHECKING:
@@ -34,6 +34,8 @@ DEFAULT_DESTINATION = "127.0.0.1:10000"
 def encode_property(value: Any) -> bytes:
     if isinstance(value, bytes):
         return value
+    if isinstance(value, HeaderMap):
+        return serialize_pairs(value.pairs)
     if isinstance(value, bool):
         return b"\x01" if value else b"\x00"
     if isinstance(value, int):
@@ -97,7 +99,7 @@ def _http_property(vm: PluginVM, ctx: HttpContext, path: str) -> Any:
             value = request.get(header)
             return None if value is None else value
         if name == "headers":
-            return serialize_pairs(request.pairs)
+            return request
         if name in ("url_path", "query"):
             full = request.get(b":path") or b""
             before, _, after = full.partition(b"?")
@@ -114,9 +116,9 @@ def _http_property(vm: PluginVM, ctx: HttpContext, path: str) -> Any:
             code = response.get(b":status")
             return int(code) if code and code.isdigit() else None
         if name == "headers":
-            return serialize_pairs(response.pairs)
+            return response
         if name == "trailers" and ctx.response_trailers is not None:
-            return serialize_pairs(ctx.response_trailers.pairs)
+            return ctx.response_trailers
         if name == "code_details":
             return "via_upstream" if ctx.local_reply is None else ctx.local_reply.details
         if name in ("size", "total_size"):
@@ -124,6 +126,30 @@ def _http_property(vm: PluginVM, ctx: HttpContext, path: str) -> Any:
         if name == "flags":
             return 0
     return None
+
+
+def root_of(vm: PluginVM, ctx: Context) -> RootContext | None:
+    if isinstance(ctx, RootContext):
+        return ctx
+    root = vm.contexts.get(ctx.root_context_id)
+    return root if isinstance(root, RootContext) else None
+
+
+def lookup_property(vm: PluginVM, ctx: Context, path: str) -> Any:
+    """The value of property ``path`` (dotted) as ``ctx`` sees it, None when there is none:
+    what the plugin set on this context, then on its root context, then the host
+    configuration's declared ``properties``, then what the proxy derives itself. The one
+    lookup behind ``proxy_get_property`` and the CEL attributes (wasmhub.runtime.cel)."""
+    value: Any = ctx.properties.get(path)
+    if value is None:
+        root = root_of(vm, ctx)
+        if root is not None and root is not ctx:
+            value = root.properties.get(path)
+    if value is None:
+        value = vm.config.properties.get(path)
+    if value is None:
+        value = builtin_property(vm, ctx, path)
+    return value
 
 
 def functions(vm: PluginVM) -> dict[str, Callable[..., int]]:  # noqa: PLR0915 - closures
@@ -148,14 +174,8 @@ def functions(vm: PluginVM) -> dict[str, Callable[..., int]]:  # noqa: PLR0915 -
         mem.write_u64(ret, vm.clock_ns())
         return Status.OK
 
-    def root_of(ctx: Context) -> RootContext | None:
-        if isinstance(ctx, RootContext):
-            return ctx
-        root = vm.contexts.get(ctx.root_context_id)
-        return root if isinstance(root, RootContext) else None
-
     def set_tick_period(period: int) -> int:
-        root = root_of(vm.current)
+        root = root_of(vm, vm.current)
         if root is None:
             return Status.BAD_ARGUMENT
         root.tick_period_ms = period
@@ -219,17 +239,7 @@ def functions(vm: PluginVM) -> dict[str, Callable[..., int]]:  # noqa: PLR0915 -
         return raw.replace(b"\0", b".").decode("utf-8", "replace")
 
     def get_property(pp: int, ps: int, rp: int, rs: int) -> int:
-        path = property_path(pp, ps)
-        ctx = vm.current
-        value: Any = ctx.properties.get(path)
-        if value is None:
-            root = root_of(ctx)
-            if root is not None and root is not ctx:
-                value = root.properties.get(path)
-        if value is None:
-            value = vm.config.properties.get(path)
-        if value is None:
-            value = builtin_property(vm, ctx, path)
+        value = lookup_property(vm, vm.current, property_path(pp, ps))
         if value is None:
             return Status.NOT_FOUND
         mem.give(encode_property(value), rp, rs)
