@@ -222,6 +222,24 @@ class Settings(BaseSettings):
         50, ge=1, le=1000, description="Most times one playground run may send its request.",
     )
 
+    # -- Deploy from the web UI: the hub's own cluster access (docs/deploy.md, "Web") ----
+    # Unset (the default): the Apply page only renders and the Installed page says how to
+    # give the hub a cluster. Reading and applying need the site-admin permissions
+    # ``cluster:read`` / ``cluster:apply``.
+    deploy_kubeconfig: Path | None = Field(
+        None, description="Kubeconfig of the cluster the web UI's Installed page reads and "
+        "Apply to cluster writes; none: no cluster access.",
+    )
+    deploy_kube_context: str | None = Field(
+        None, description="Context in deploy_kubeconfig (default: its current context).",
+    )
+    deploy_in_cluster: bool = Field(
+        False, description="Use the pod's service account as the cluster access (in-cluster).",
+    )
+    deploy_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Timeout of each Kubernetes API call the web UI makes.",
+    )
+
     @property
     def effective_registry_key_file(self) -> Path:
         return self.registry_key_file or self.data_dir / "auth" / "registry-keys.json"
@@ -245,6 +263,11 @@ class Settings(BaseSettings):
         if self.cookie_secure is not None:
             return self.cookie_secure
         return self.base_url.startswith("https://")
+
+    @property
+    def cluster_access(self) -> bool:
+        """Whether the web UI may talk to a Kubernetes cluster (deploy_* settings)."""
+        return self.deploy_in_cluster or self.deploy_kubeconfig is not None
 
     @property
     def base_url(self) -> str:

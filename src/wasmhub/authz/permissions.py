@@ -16,6 +16,9 @@ from enum import StrEnum
 class Permission(StrEnum):
     """Everything a principal may be allowed to do (alphabetical)."""
 
+    # The hub's own Kubernetes cluster (settings deploy_*): site administrators only.
+    CLUSTER_APPLY = "cluster:apply"  # apply a plugin's resources from the web UI
+    CLUSTER_READ = "cluster:read"  # see where plugins are installed (the Installed page)
     NAMESPACE_AUDIT = "namespace:audit"  # read the namespace's audit log
     NAMESPACE_MEMBERS = "namespace:members"  # members, teams, invitations, org tokens
     NAMESPACE_TRANSFER = "namespace:transfer"  # move a plugin out of (or into) it
@@ -49,6 +52,8 @@ P = Permission
 _READ = {P.REPOSITORY_READ}
 _WRITE = {*_READ, P.REPOSITORY_STAR, P.REPOSITORY_PUSH, P.REPOSITORY_TAG_MOVE, P.REPOSITORY_YANK}
 _ADMIN = {*_WRITE, P.REPOSITORY_DELETE, P.REPOSITORY_CONFIGURE}
+# The hub's cluster belongs to whoever runs the hub, not to a namespace's owners.
+_CLUSTER = {P.CLUSTER_APPLY, P.CLUSTER_READ}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Allowed: pull and see. Not: anything that writes, stars (needs a person).
@@ -56,7 +61,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Allowed: pull, see, star. Not: writes.
     Role.SIGNED_IN: frozenset({*_READ, P.REPOSITORY_STAR}),
     # Allowed: everything in the namespace, including members, visibility, audit, transfer.
-    Role.OWNER: frozenset(Permission),
+    # Not: the hub's cluster.
+    Role.OWNER: frozenset(Permission) - _CLUSTER,
     # Allowed: every repository operation. Not: members, namespace visibility, audit,
     # transfer, trust (owners decide who is in, what leaves and whose signatures count).
     Role.MAINTAINER: frozenset(_ADMIN),
@@ -66,6 +72,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.TEAM_ADMIN: frozenset(_ADMIN),
     Role.TEAM_WRITE: frozenset(_WRITE),
     Role.TEAM_READ: frozenset({*_READ, P.REPOSITORY_STAR}),
+    # Allowed: everything, including the hub's cluster (cluster:read, cluster:apply).
     Role.SITE_ADMIN: frozenset(Permission),
     # Development hubs (``open_namespaces``): pull, push, move tags, delete where nobody
     # owns the namespace. Not: yank, configure, members (those need an owner).

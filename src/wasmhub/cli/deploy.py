@@ -57,15 +57,12 @@ def _config(text: str | None) -> Any:
 
 
 def _target_refs(values: list[str]) -> list[dict[str, str]]:
-    refs = []
-    for value in values:
-        kind, found, name = value.partition("/")
-        if not found or not kind or not name:
-            raise typer.BadParameter(f"{value!r}: expected KIND/NAME (e.g. HTTPRoute/store)",
-                                     param_hint="--target-ref")
-        group = "" if kind in ("Service", "ServiceEntry") else "gateway.networking.k8s.io"
-        refs.append({"group": group, "kind": kind, "name": name})
-    return refs
+    from wasmhub.deploy.spec import target_ref
+
+    try:
+        return [target_ref(value) for value in values]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--target-ref") from exc
 
 
 def _drop_none(data: dict[str, Any]) -> dict[str, Any]:

@@ -60,17 +60,24 @@ class Cluster:
         self.server = server
 
     @classmethod
-    def connect(cls, kubeconfig: Path | None = None, context: str | None = None) -> Cluster:
+    def connect(cls, kubeconfig: Path | None = None, context: str | None = None, *,
+                in_cluster: bool = False, timeout: float = 30.0) -> Cluster:
+        """A kubeconfig file, else ``in_cluster`` (the pod's service account), else the
+        environment (``KUBECONFIG``, ``~/.kube/config`` or the service account)."""
         try:
-            config = (KubeConfig.from_file(str(kubeconfig)) if kubeconfig
-                      else KubeConfig.from_env())
+            if kubeconfig:
+                config = KubeConfig.from_file(str(kubeconfig))
+            elif in_cluster:
+                config = KubeConfig.from_service_account()
+            else:
+                config = KubeConfig.from_env()
             single = config.get(context_name=context)
         except Exception as exc:  # lightkube raises its own ConfigError, OSError, KeyError
             raise ClusterError(f"cannot load the Kubernetes config: {exc}") from exc
         if single is None:
             raise ClusterError(f"the Kubernetes config has no context {context or ''}".strip())
         client = Client(config=single, field_manager=FIELD_MANAGER,
-                        timeout=httpx2.Timeout(30.0))
+                        timeout=httpx2.Timeout(timeout))
         return cls(client, single.cluster.server)
 
     @contextmanager

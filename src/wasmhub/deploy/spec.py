@@ -40,6 +40,26 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _HEX = re.compile(r"^[a-f0-9]{64}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def label_problem(key: str, value: str) -> str | None:
+    """Why ``key: value`` is not a Kubernetes label (None when it is one)."""
+    prefix, _, name = key.rpartition("/")
+    if "/" in prefix:
+        return f"label key {key!r}: at most one '/' (after a DNS prefix)"
+    if "/" in key and not prefix:
+        return f"label key {key!r}: the prefix before '/' is empty"
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        return f"label key {key!r}: the prefix must be a lowercase DNS subdomain"
+    if not name or len(name) > 63 or not _LABEL_NAME.match(name):
+        return (f"label key {key!r}: 1-63 characters of a-z, A-Z, 0-9, '-', '_', '.', "
+                "starting and ending with a letter or digit")
+    if value and (len(value) > 63 or not _LABEL_NAME.match(value)):
+        return (f"label value {value!r} (key {key}): at most 63 characters of a-z, A-Z, "
+                "0-9, '-', '_', '.', starting and ending with a letter or digit")
+    return None
 
 
 class Platform(StrEnum):
@@ -159,6 +179,16 @@ class TargetRef(_Model):
     name: str = Field(min_length=1, max_length=253)
 
 
+def target_ref(text: str) -> dict[str, str]:
+    """``KIND/NAME`` (``HTTPRoute/store``, ``Service/web``) as a targetRefs item; a core
+    ``Service``/``ServiceEntry`` gets the empty group, the rest Gateway API's."""
+    kind, found, name = text.strip().partition("/")
+    if not found or not kind or not name:
+        raise ValueError(f"{text!r}: expected KIND/NAME (e.g. HTTPRoute/store)")
+    group = "" if kind in ("Service", "ServiceEntry") else "gateway.networking.k8s.io"
+    return {"group": group, "kind": kind, "name": name}
+
+
 class EnvoyListener(_Model):
     """Where a plain-Envoy bootstrap listens and what it proxies to."""
 
@@ -185,10 +215,16 @@ class Targets(_Model):
     def _exclusive(self) -> Targets:
         if self.selector is not None and self.target_refs:
             raise ValueError("selector and targetRefs are mutually exclusive; give one")
-        for key in self.selector or {}:
-            if not key or "*" in key:
-                raise ValueError(f"selector label {key!r}: must be non-empty, without '*'")
         return self
+
+    @field_validator("selector")
+    @classmethod
+    def _labels(cls, selector: dict[str, str] | None) -> dict[str, str] | None:
+        for key, value in (selector or {}).items():
+            problem = label_problem(key, value)
+            if problem:
+                raise ValueError(problem)
+        return selector
 
 
 class EnvVar(_Model):

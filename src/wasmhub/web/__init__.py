@@ -9,7 +9,8 @@ Modules: ``context`` (per-request locale and rendering), ``i18n`` (locale select
 catalogs), ``templating`` (Jinja environment and filters), ``browse`` (home, search,
 namespaces), ``plugin_page`` (plugin page, config form, stars), ``playground_page``
 (the plugin playground; ``static/playground.js``), ``add`` (add by URL),
-``schema_form`` (JSON Schema → form → JSON), ``account`` (sign in/up/out, password,
+``schema_form`` (JSON Schema → form → JSON), ``deploy_pages`` (the Apply form —
+logic in ``apply_page`` — and the Installed page, sections in ``installed``), ``account`` (sign in/up/out, password,
 tokens), ``orgs_pages`` (organizations, teams, plugin settings, audit log), ``trust_pages`` (a
 namespace's signing keys and signature policy). Install
 snippets come from :mod:`wasmhub.catalog.snippets` (rendered by the deploy providers),
@@ -34,6 +35,7 @@ from wasmhub.web.account import account_page, sign_in_page, sign_out, sign_up_pa
 from wasmhub.web.add import add_page
 from wasmhub.web.browse import home, namespace_page, search
 from wasmhub.web.context import Page
+from wasmhub.web.deploy_pages import apply_page, installed_page
 from wasmhub.web.orgs_pages import audit_page, new_org_page, org_page, plugin_settings_page
 from wasmhub.web.playground_page import playground_page
 from wasmhub.web.plugin_page import plugin_page, star
@@ -107,6 +109,8 @@ def web_routes() -> list[BaseRoute]:
         Route("/namespaces/{namespace}", namespace_page, methods=["GET"]),
         Route("/plugins/{namespace}/{name:path}", plugin_page, methods=["GET", "POST"]),
         Route("/stars/{namespace}/{name:path}", star, methods=["POST"]),
+        Route("/apply/{namespace}/{name:path}", apply_page, methods=["GET", "POST"]),
+        Route("/installed/{namespace}/{name:path}", installed_page, methods=["GET"]),
         Route("/account", account_page, methods=["GET", "POST"]),
         Route("/account/sign-in", sign_in_page, methods=["GET", "POST"]),
         Route("/account/sign-up", sign_up_page, methods=["GET", "POST"]),

@@ -177,6 +177,9 @@ def _page_context(
         "pull_command": snippets[0].text if snippets else "",
         "starred": detail.starred_by_user,
         "star_url": "/stars" + url.removeprefix("/plugins"),
+        "apply_url": "/apply" + url.removeprefix("/plugins")
+        + (f"?version={quote(version.version.tag)}" if version else ""),
+        "installed_url": "/installed" + url.removeprefix("/plugins"),
         "config_url": url + (f"?version={version.version.tag}" if version else ""),
         **config.context(page.locale),
     }
