@@ -112,3 +112,68 @@ def test_bad_config_is_reported_not_applied(
     _wait("the PluginDeployment to go", lambda: _get(
         api, (PLUGIN_DEPLOYMENT.api_version, "PluginDeployment", "plugindeployments"),
         "broken") is None)
+
+
+def _push_variant(published: PublishedHub, tag: str, marker: bytes) -> str:
+    """Push the add-header module, made distinct by a custom section, as ``tag``: a new
+    manifest digest for the same plugin (moving the tag when it exists)."""
+    from tests.support.servers import REPO_ROOT
+    from wasmhub.client.registry import RegistryClient
+    from wasmhub.wasm import PluginFiles, load_plugin_yaml, pack
+
+    name = b"wasmhub-test"
+    payload = bytes([len(name)]) + name + marker
+    module = published.module + b"\x00" + bytes([len(payload)]) + payload  # custom section
+    plugin_yaml = (REPO_ROOT / "examples" / "add-header" / "plugin.yaml").read_bytes()
+    root_id = load_plugin_yaml(plugin_yaml).spec.root_id
+    image = pack(module, metadata=PluginFiles(plugin_yaml=plugin_yaml, readme={}, icon=None),
+                 root_ids=(root_id,) if root_id else ())
+    repository = published.ref.split("/", 1)[1].rsplit(":", 1)[0]
+    with RegistryClient(published.server.host) as client:
+        for blob in image.blobs():
+            client.upload_blob(repository, blob.data, blob.digest)
+        return client.put_manifest(repository, tag, image.manifest, image.manifest_media_type)
+
+
+def test_follow_tag_moves_with_the_tag_and_pinned_stays(
+    api: Api, published_hub: PublishedHub, operator: Operator
+) -> None:
+    tag = "0.1.0-follow"  # its own tag: the module's other tests keep 0.1.0 where it is
+    first = _push_variant(published_hub, tag, b"first")
+    ref = published_hub.ref.rsplit(":", 1)[0] + ":" + tag
+    pd_type = (PLUGIN_DEPLOYMENT.api_version, "PluginDeployment", "plugindeployments")
+    for name, policy in (("follows", "follow-tag"), ("stays", "pinned")):
+        doc = _pd(published_hub, name, updatePolicy=policy)
+        doc["spec"]["plugin"] = {"ref": ref}
+        api.cluster.apply_one(PLUGIN_DEPLOYMENT, doc, dry_run=False)
+
+    def status(name: str) -> dict[str, Any]:
+        return dict(((_get(api, pd_type, name) or {}).get("status")) or {})
+
+    def sha(name: str) -> str | None:
+        plugin = _get(api, WASMPLUGIN, name)
+        return None if plugin is None else str(plugin["spec"].get("sha256"))
+
+    for name in ("follows", "stays"):
+        _wait(f"{name} to be applied at the first digest",
+              lambda n=name: status(n).get("resolvedDigest") == first
+              and sha(n) == first.removeprefix("sha256:"))
+
+    second = _push_variant(published_hub, tag, b"second")
+    assert second != first
+    _wait("follows to be re-applied at the moved tag's digest",
+          lambda: sha("follows") == second.removeprefix("sha256:")
+          and status("follows").get("resolvedDigest") == second)
+    ready = {c["type"]: c["status"] for c in status("follows")["conditions"]}
+    assert ready["Ready"] == "True" and ready["Applied"] == "True"
+
+    # The pinned one is reconciled again after the move (a later status write), and
+    # still runs — and records — the digest it was first resolved to.
+    before = max(c["lastTransitionTime"] for c in status("stays")["conditions"])
+    _wait("stays to be reconciled after the move", lambda: max(
+        c["lastTransitionTime"] for c in status("stays")["conditions"]) > before)
+    assert sha("stays") == first.removeprefix("sha256:")
+    assert status("stays")["resolvedDigest"] == first
+    for name in ("follows", "stays"):
+        api.cluster.delete(PLUGIN_DEPLOYMENT, name, NS)
+        _wait(f"{name} to go", lambda n=name: _get(api, pd_type, n) is None)

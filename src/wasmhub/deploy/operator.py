@@ -13,14 +13,17 @@ and writes the outcome to the status subresource: ``resolvedDigest``, ``moduleSh
   it; the finalizer ``wasmhub.io/cleanup`` removes what was created (found by the
   ``wasmhub.io/deployment`` label) before the PluginDeployment goes away, also for
   resources in other namespaces.
-- **Loop**: :meth:`Operator.run` lists and reconciles everything, then follows lightkube's
-  ``watch`` (server-side timeout = the resync period), and repeats until stopped.
+- **Loop**: :meth:`Operator.run` lists and reconciles everything every resync period and,
+  in between, each event of lightkube's ``watch`` (read in a thread into a bounded queue:
+  lightkube's watch reopens itself forever and would otherwise starve the resync).
 """
 
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -189,21 +192,44 @@ class Operator:
             self.reconciler.reconcile(obj)
 
     def run(self, stop: threading.Event) -> None:
+        """Reconcile everything every ``resync_seconds``, and each watch event in between.
+
+        lightkube's ``watch`` never returns on its own (it reopens the stream whenever the
+        server closes it), so it runs in a thread that feeds a bounded queue; this loop
+        waits on the queue with the resync deadline. Without that, a quiet cluster would
+        never be resynced and ``follow-tag`` would never see a moved tag."""
         cluster = self.reconciler.cluster
+        events: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue(maxsize=1000)
+        watcher = threading.Thread(target=self._watch, args=(events, stop), daemon=True,
+                                   name="wasmhub-operator-watch")
+        watcher.start()
+        while not stop.is_set():
+            try:
+                for obj in cluster.objects(PLUGIN_DEPLOYMENT, self.namespace):
+                    if stop.is_set():
+                        return
+                    self._safe(obj)
+            except ClusterError:
+                pass  # unreachable for now: the next resync tries again
+            deadline = time.monotonic() + self.resync_seconds
+            while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                try:
+                    kind, obj = events.get(timeout=min(left, 1.0))
+                except queue.Empty:
+                    continue
+                if kind != "DELETED" and not _settled(obj):
+                    self._safe(obj)
+
+    def _watch(self, events: queue.Queue[tuple[str, dict[str, Any]]],
+               stop: threading.Event) -> None:
         resource = PLUGIN_DEPLOYMENT.resource()
         while not stop.is_set():
-            for obj in cluster.objects(PLUGIN_DEPLOYMENT, self.namespace):
-                if stop.is_set():
-                    return
-                self._safe(obj)
             try:
-                for kind, item in cluster.client.watch(
+                for kind, item in self.reconciler.cluster.client.watch(
                         resource, namespace=self.namespace or "*",
                         server_timeout=self.resync_seconds):
                     if stop.is_set():
                         return
-                    obj = item.to_dict()
-                    if kind != "DELETED" and not _settled(obj):
-                        self._safe(obj)
-            except Exception:  # the watch broke (timeout, restart): list again
+                    events.put((kind, item.to_dict()))
+            except Exception:  # the watch broke (cluster restart, network): open it again
                 stop.wait(1.0)
