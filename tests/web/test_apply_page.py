@@ -13,8 +13,8 @@ import yaml
 from starlette.testclient import TestClient
 
 from wasmhub.catalog.service import CatalogService
-from wasmhub.deploy.schemas import validate
 from wasmhub.deploy.provider import RenderedResource, SchemaRef
+from wasmhub.deploy.schemas import validate
 
 URL = "/apply/acme/add-header"
 CONFIG = {"cfg/header": "x-tenant", "cfg/value": "hello", "cfg/limit": "3"}

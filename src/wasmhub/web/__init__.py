@@ -10,9 +10,10 @@ catalogs), ``templating`` (Jinja environment and filters), ``browse`` (home, sea
 namespaces), ``plugin_page`` (plugin page, config form, stars), ``playground_page``
 (the plugin playground; ``static/playground.js``), ``add`` (add by URL),
 ``schema_form`` (JSON Schema → form → JSON), ``deploy_pages`` (the Apply form —
-logic in ``apply_page`` — and the Installed page, sections in ``installed``), ``account`` (sign in/up/out, password,
-tokens), ``orgs_pages`` (organizations, teams, plugin settings, audit log), ``trust_pages`` (a
-namespace's signing keys and signature policy). Install
+logic in ``apply_page`` — and the Installed page, sections in ``installed``),
+``account`` (sign in/up/out, password, tokens), ``orgs_pages`` (organizations, teams,
+plugin settings, audit log), ``trust_pages`` (a namespace's signing keys and signature
+policy). Install
 snippets come from :mod:`wasmhub.catalog.snippets` (rendered by the deploy providers),
 the same source as the API's.
 """

@@ -195,7 +195,7 @@ def _draft_fields(form: ApplyForm, config: Any, result: ApplyResult) -> dict[str
             result.add("target_refs", str(exc))
     selector = dict(_pairs(form, "selector", "=", "KEY=VALUE (e.g. app=web)", result)
                     if "selector" in form.target_fields else [])
-    env = [{"name": k, "value": v}
+    env: list[dict[str, Any]] = [{"name": k, "value": v}
            for k, v in _pairs(form, "env", "=", "NAME=VALUE", result)]
     env += [{"name": n, "fromHost": True} for n in form.lines("host_env")[:MAX_LINES]]
     envoy: dict[str, Any] = {}

@@ -28,6 +28,7 @@ from wasmhub.deploy import provider_for
 from wasmhub.deploy.errors import ClusterError
 from wasmhub.deploy.serving import ModuleFiles
 from wasmhub.errors import NotFoundError, WasmhubError
+from wasmhub.wasm.report import ModuleReport, inspect_module
 from wasmhub.web import i18n
 from wasmhub.web.apply_page import (
     FIELDS,
@@ -41,7 +42,6 @@ from wasmhub.web.apply_page import (
 from wasmhub.web.context import Page, plugin_url
 from wasmhub.web.installed import hub_cluster, plugin_facts, section_view, sections
 from wasmhub.web.plugin_page import MAX_FORM_FIELDS, ConfigState, _form_lists, _load
-from wasmhub.wasm.report import ModuleReport, inspect_module
 
 MAX_VERSIONS_MATCHED = 50  # newest versions whose module sha256 the Installed page knows
 
