@@ -19,6 +19,9 @@ from sqlalchemy.sql.base import Executable
 from wasmhub.errors import ConfigError
 
 SQLITE_POOL_SIZE = 48
+# Connections per process to a database server (size max_connections for replicas x
+# workers x this, docs/scaling.md).
+SERVER_POOL_SIZE = 30
 # Idle connections :meth:`Database.read_nowait` keeps (each event loop uses one at a time).
 SQLITE_FAST_READERS = 4
 # A pooled server connection idle for longer than this is pinged before use (a database
@@ -97,7 +100,10 @@ class Database:
                 # (An in-memory database keeps SQLAlchemy's one-per-thread pool.)
                 kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
         else:
-            kwargs.update(pool_size=10, max_overflow=20)
+            # Up to SERVER_POOL_SIZE, opened as needed and then kept: with a smaller pool
+            # plus overflow, a burst closed and reopened connections all the time (each
+            # a new PostgreSQL backend process).
+            kwargs.update(pool_size=SERVER_POOL_SIZE, max_overflow=0)
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
