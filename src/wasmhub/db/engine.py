@@ -19,9 +19,8 @@ from sqlalchemy.sql.base import Executable
 from wasmhub.errors import ConfigError
 
 SQLITE_POOL_SIZE = 48
-# Connections per process to a database server (size max_connections for replicas x
-# workers x this, docs/scaling.md).
-SERVER_POOL_SIZE = 30
+# Connections per process to a database server unless told (settings.database_pool_size).
+SERVER_POOL_SIZE = 20
 # Idle connections :meth:`Database.read_nowait` keeps (each event loop uses one at a time).
 SQLITE_FAST_READERS = 4
 # A pooled server connection idle for longer than this is pinged before use (a database
@@ -75,7 +74,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Database:
     """Owns the engine and hands out sessions; one per process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = SERVER_POOL_SIZE) -> None:
         try:
             self.url = _normalise_url(url)
             parsed = make_url(self.url)
@@ -100,10 +99,11 @@ class Database:
                 # (An in-memory database keeps SQLAlchemy's one-per-thread pool.)
                 kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
         else:
-            # Up to SERVER_POOL_SIZE, opened as needed and then kept: with a smaller pool
-            # plus overflow, a burst closed and reopened connections all the time (each
-            # a new PostgreSQL backend process).
-            kwargs.update(pool_size=SERVER_POOL_SIZE, max_overflow=0)
+            # Up to pool_size, opened as needed and then kept, no overflow: with 10 kept
+            # plus 20 overflow a burst closed and reopened connections all the time (each
+            # a new PostgreSQL backend; 1.8 ms of a pull's 5.4 ms in bench/rollout.py).
+            # Past pool_size a request waits for a connection (pool_timeout, 30 s).
+            kwargs.update(pool_size=pool_size, max_overflow=0)
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
