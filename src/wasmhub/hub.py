@@ -73,8 +73,8 @@ class Hub:
     def open(cls, settings: Settings, *, resolver: Resolver | None = None) -> Hub:
         """A hub with its standing event subscribers, as servers and commands use it."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        hub = cls(settings=settings, database=Database(settings.effective_database_url),
-                  resolver=resolver or system_resolver)
+        database = Database(settings.effective_database_url, settings.database_pool_size)
+        hub = cls(settings=settings, database=database, resolver=resolver or system_resolver)
         hub._subscribe_standing_handlers()
         return hub
 

@@ -40,13 +40,17 @@ class ListenError(WasmhubError):
     """The server cannot listen where it was told to (port in use, not allowed, ...)."""
 
 
-def bind_listener(host: str, port: int, backlog: int = 2048) -> socket.socket:
+def bind_listener(host: str, port: int, backlog: int = 2048, *,
+                  reuse_port: bool = False) -> socket.socket:
     """A listening TCP socket on ``host:port``; raises ListenError with one line a user
-    can act on."""
+    can act on. ``reuse_port``: other processes may listen there too (SO_REUSEPORT), and
+    the kernel balances connections among them (replicas on one host without a proxy)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(backlog)
     except OSError as exc:

@@ -53,9 +53,18 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address the server listens on.")
     port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="TCP port of the server.")
+    reuse_port: bool = Field(
+        False, description="Let several `wasmhub serve` processes on one host listen on the "
+        "same port (SO_REUSEPORT): the kernel spreads new connections among them.",
+    )
     data_dir: Path = Field(default_factory=default_data_dir, description="Blobs, uploads, SQLite.")
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default sqlite:///<data_dir>/wasmhub.db."
+    )
+    database_pool_size: int = Field(
+        20, ge=1, le=500, description="Connections each worker process keeps to a database "
+        "server (opened as needed; past it requests wait): size max_connections for "
+        "replicas x workers x this.",
     )
     public_url: str | None = Field(
         None, description="External base URL shown in pull commands and install snippets."

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, text, true
 from sqlalchemy.orm import Session
 
 from wasmhub.authz.models import RepositoryPolicy
@@ -43,6 +43,12 @@ _PUBLIC_FACTS_SQL = (
     "SELECT (SELECT private FROM orgs_namespaces WHERE name = ?), "
     "(SELECT private FROM authz_repository_policies WHERE repository = ?), "
     "(SELECT 1 FROM registry_repositories WHERE name = ?)"
+)
+# The same statement for any database (a worker thread, one round trip).
+_PUBLIC_FACTS = text(
+    "SELECT (SELECT private FROM orgs_namespaces WHERE name = :namespace), "
+    "(SELECT private FROM authz_repository_policies WHERE repository = :repository), "
+    "(SELECT 1 FROM registry_repositories WHERE name = :repository)"
 )
 
 
@@ -150,7 +156,18 @@ class AccessService:
         rows = self.db.read_nowait(_PUBLIC_FACTS_SQL, (namespace, repository, repository))
         if not rows:
             return None
-        ns_private, repo_private, exists = rows[0]
+        return self._public_facts(namespace, repository, rows[0])
+
+    def public_facts(self, repository: str) -> Facts:
+        """:meth:`facts` of a repository in one statement outside a transaction (the
+        registry gate's check of every anonymous pull, in a worker thread)."""
+        namespace = namespace_of(repository)
+        rows = self.db.read(_PUBLIC_FACTS, {"namespace": namespace, "repository": repository})
+        return self._public_facts(namespace, repository, rows[0])
+
+    @staticmethod
+    def _public_facts(namespace: str, repository: str, row: Any) -> Facts:
+        ns_private, repo_private, exists = row
         return Facts(namespace, repository, ns_private is not None,
                      bool(ns_private) or bool(repo_private), exists is not None)
 

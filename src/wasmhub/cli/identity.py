@@ -38,7 +38,7 @@ def _open(config: Path | None) -> Any:
 
     settings = settings_from_cli(config)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = Database(settings.effective_database_url)
+    database = Database(settings.effective_database_url, settings.database_pool_size)
     try:
         upgrade(database)
     finally:

@@ -54,11 +54,11 @@ def serve(
     )
     # Bind first: a port in use is one line naming the option, before any other work.
     try:
-        sock = bind_listener(settings.host, settings.port)
+        sock = bind_listener(settings.host, settings.port, reuse_port=settings.reuse_port)
     except ListenError as exc:
         fail(exc.message, code=3)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = Database(settings.effective_database_url)
+    database = Database(settings.effective_database_url, settings.database_pool_size)
     try:
         upgrade(database)
     finally:
@@ -92,7 +92,8 @@ def _hub_is_empty(settings: Settings) -> bool:
     from wasmhub.hub import Hub
     from wasmhub.registry.service import RegistryService
 
-    hub = Hub(settings=settings, database=Database(settings.effective_database_url))
+    hub = Hub(settings=settings,
+              database=Database(settings.effective_database_url, settings.database_pool_size))
     try:
         return not RegistryService(hub).repositories_page(n=1).items
     finally:
@@ -128,7 +129,7 @@ def db_upgrade(config: ConfigOpt = None) -> None:
     from wasmhub.db.migrate import current_revision, upgrade
 
     settings = settings_from_cli(config)
-    database = Database(settings.effective_database_url)
+    database = Database(settings.effective_database_url, settings.database_pool_size)
     try:
         upgrade(database)
         out.print(f"database at revision {current_revision(database) or '(empty)'}")

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wasmhub.authz.access import AccessService, Facts, namespace_of
+from wasmhub.authz.access import AccessService, namespace_of
 from wasmhub.authz.audit import AuditAction, Outcome
 from wasmhub.authz.identity import TOKEN_PATH, Identity
 from wasmhub.authz.middleware import ERROR_KEY, PRINCIPAL_KEY, client_addr
@@ -194,7 +194,7 @@ class RegistryGate:
                                 or need.repository in principal.registry_visible)
         facts = self.access.public_facts_nowait(need.repository)
         if facts is None:
-            facts = await run_in_threadpool(self._facts, need.repository)
+            facts = await run_in_threadpool(self.access.public_facts, need.repository)
         roles = self.access.roles(None, principal, facts)
         if all(self.access.decide(principal, ACTION_PERMISSIONS[a], facts, roles)
                for a in need.actions) and not (facts.owned and not facts.repository_exists
@@ -210,10 +210,6 @@ class RegistryGate:
         if not readable:
             return NameUnknown(detail={"name": need.repository}), None
         return Denied(f"you may not {'/'.join(sorted(need.actions))} {need.repository}"), None
-
-    def _facts(self, repository: str) -> Facts:
-        with self.access.db.session() as session:
-            return self.access.facts(session, namespace_of(repository), repository)
 
     def _catalog_scope(self, principal: Principal) -> object:
         """What ``_catalog`` may list: with ``registry:catalog:*`` in its JWT, everything

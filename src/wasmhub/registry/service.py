@@ -156,13 +156,13 @@ class RegistryService(RegistryListing):
         """Size of a blob the repository may serve; raises BlobUnknown (one query)."""
         validate_name(repository)
         Digest.parse(digest)
-        with self.db.session() as session:
-            size = session.scalar(
-                select(Blob.size)
-                .join(RepositoryBlob, RepositoryBlob.digest == Blob.digest)
-                .join(Repository, Repository.id == RepositoryBlob.repository_id)
-                .where(Repository.name == repository, Blob.digest == digest)
-            )
+        rows = self.db.read(
+            select(Blob.size)
+            .join(RepositoryBlob, RepositoryBlob.digest == Blob.digest)
+            .join(Repository, Repository.id == RepositoryBlob.repository_id)
+            .where(Repository.name == repository, Blob.digest == digest)
+        )
+        size = rows[0][0] if rows else None
         if size is None:
             raise BlobUnknown(detail={"digest": digest})
         return BlobInfo(digest, size)
@@ -442,9 +442,8 @@ class RegistryService(RegistryListing):
         ManifestUnknown."""
         validate_name(repository)
         lookup, key = _manifest_lookup(repository, reference, with_payload)
-        with self.db.engine.connect() as conn:
-            row = conn.execute(lookup.statement, lookup.params(repository, key)).first()
-        return _manifest_record(repository, reference, row)
+        rows = self.db.read(lookup.statement, lookup.params(repository, key))
+        return _manifest_record(repository, reference, rows[0] if rows else None)
 
     def lookup_manifest_nowait(self, repository: str, reference: str, *,
                                with_payload: bool = True) -> ManifestRecord | None:
