@@ -91,3 +91,25 @@ def sign(ref: str, key: str, *extra: str) -> dict[str, object]:
 
     data: dict[str, object] = json.loads(result.stdout)
     return data
+
+
+def admin(served: ServedHub, *args: str) -> str:
+    settings = served.hub.settings
+    env = {"WASMHUB_DATA_DIR": str(settings.data_dir),
+           "WASMHUB_DATABASE_URL": settings.effective_database_url}
+    result = run("trust", *args, "--actor", "ops@acme", env=env)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def acme_policy_with_one_signed_plugin(served: ServedHub, tmp_path: Path, mode: str
+                                       ) -> tuple[Published, Published]:
+    """Namespace acme with key "release" trusted under ``mode``, and two plugins pushed
+    there: (unsigned, signed by release)."""
+    public = generate_key("release")
+    admin(served, "key", "add", "acme", str(public), "--name", "release")
+    admin(served, "policy", "set", mode, "--namespace", "acme")
+    unsigned = publish(served.host, tmp_path)
+    signed = publish(served.host, tmp_path)
+    sign(signed.ref, "release")
+    return unsigned, signed

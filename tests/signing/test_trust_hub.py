@@ -12,35 +12,20 @@ import pytest
 from sqlalchemy import update
 
 from tests.cli.helpers import one_line_error, run, run_json
-from tests.signing.conftest import Published, ServedHub, generate_key, publish, sign
+from tests.signing.conftest import (
+    ServedHub,
+    acme_policy_with_one_signed_plugin,
+    admin,
+    generate_key,
+    publish,
+    sign,
+)
 from wasmhub.client.registry import RegistryClient
 from wasmhub.oci.reference import Reference
 from wasmhub.signing.errors import UntrustedPlugin
 from wasmhub.signing.models import TrustKeyRow
 from wasmhub.signing.policy import Policy, Purpose, TrustMode, ensure_trusted
 from wasmhub.signing.remote import ClientReader
-
-
-def admin(served: ServedHub, *args: str) -> str:
-    settings = served.hub.settings
-    env = {"WASMHUB_DATA_DIR": str(settings.data_dir),
-           "WASMHUB_DATABASE_URL": settings.effective_database_url}
-    result = run("trust", *args, "--actor", "ops@acme", env=env)
-    assert result.exit_code == 0, result.stderr
-    return result.stdout
-
-
-def acme_policy_with_one_signed_plugin(served: ServedHub, tmp_path: Path, mode: str
-                                       ) -> tuple[Published, Published]:
-    """Namespace acme with key "release" trusted under ``mode``, and two plugins pushed
-    there: (unsigned, signed by release)."""
-    public = generate_key("release")
-    admin(served, "key", "add", "acme", str(public), "--name", "release")
-    admin(served, "policy", "set", mode, "--namespace", "acme")
-    unsigned = publish(served.host, tmp_path)
-    signed = publish(served.host, tmp_path)
-    sign(signed.ref, "release")
-    return unsigned, signed
 
 
 def test_admin_registers_keys_and_the_api_lists_them(served: ServedHub, tmp_path: Path) -> None:

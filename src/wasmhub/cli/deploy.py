@@ -180,7 +180,7 @@ def run_deploy(draft: Any, explicit: dict[str, Any], *, output: Path | None, app
                dry_run: bool, force: bool, hub: str | None, kubeconfig: Path | None,
                context: str | None, as_json: bool) -> None:
     from wasmhub.deploy import provider_for, render
-    from wasmhub.deploy.checks import preflight, require
+    from wasmhub.deploy.checks import preflight, require, trust_gate
     from wasmhub.deploy.compose import complete
     from wasmhub.deploy.gitops import write_dir
     from wasmhub.deploy.resolve import ensure_unmoved, resolve
@@ -191,7 +191,8 @@ def run_deploy(draft: Any, explicit: dict[str, Any], *, output: Path | None, app
     provider = provider_for(deployment.platform)
     rendering = render(deployment)
     report = require(preflight(deployment, resolved, force=force))
-    signed_by = _trust_gate(deployment.plugin, hub, force)  # before anything is written
+    decision = trust_gate(deployment.plugin, force=force)  # before anything is written
+    signed_by = decision.signed_by if decision else []
     if signed_by:
         err.print("verified: signed by " + ", ".join(signed_by))
     for warning in [*report.warnings, *rendering.warnings]:
@@ -223,29 +224,6 @@ def run_deploy(draft: Any, explicit: dict[str, Any], *, output: Path | None, app
         err.print(f"{'validated (dry run)' if dry_run else 'applied'} {label}")
     for note in rendering.notes:
         err.print(note)
-
-
-def _trust_gate(plugin: Any, hub: str | None, force: bool) -> list[str]:
-    """The signature policy of the plugin's namespace, for deploy (docs/trust.md): a
-    policy that requires signatures refuses a plugin without one by a trusted key over
-    exactly the resolved digest, and refuses ``--force``. Returns who signed it, when a
-    signature was required."""
-    from wasmhub.cli.trust_checks import hub_trust
-    from wasmhub.client.registry import RegistryClient
-    from wasmhub.oci.reference import Reference
-    from wasmhub.signing.policy import Purpose, ensure_trusted
-    from wasmhub.signing.remote import ClientReader
-
-    namespace = plugin.repository.partition("/")[0]
-    trust = hub_trust(plugin.hub_url, namespace, hub, insecure=False)
-    if trust is None:  # a plain registry: no policy to apply
-        return []
-    policy, keys = trust
-    ref = Reference.parse(f"{plugin.registry}/{plugin.repository}@{plugin.digest}")
-    with RegistryClient(plugin.registry) as client:
-        decision = ensure_trusted(ref, str(plugin.digest), policy, keys, ClientReader(client),
-                                  Purpose.DEPLOY, force=force)
-    return list(decision.signed_by or [])
 
 
 def undeploy(

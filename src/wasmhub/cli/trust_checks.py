@@ -14,20 +14,14 @@ import sys
 
 import typer
 
-from wasmhub.client.hub import HubClient
 from wasmhub.client.registry import RegistryClient
 from wasmhub.errors import ConfigError, NotFoundError
 from wasmhub.oci.reference import Reference
 from wasmhub.signing.errors import PassphraseError
+from wasmhub.signing.gate import hub_trust
 from wasmhub.signing.keys import SigningKey
 from wasmhub.signing.keystore import KeyStore
-from wasmhub.signing.policy import (
-    Policy,
-    Purpose,
-    ensure_trusted,
-    keys_from_json,
-    policy_from_json,
-)
+from wasmhub.signing.policy import Purpose, ensure_trusted
 from wasmhub.signing.remote import ClientReader, Report, require_signature, verify_manifest
 from wasmhub.signing.verify import Expected, TrustedKey
 
@@ -67,17 +61,6 @@ def load_signing_key(key: str, from_stdin: bool) -> SigningKey:
 def local_keys(names: list[str]) -> list[TrustedKey]:
     store = KeyStore()
     return [TrustedKey(store.resolve_public(name), name) for name in names]
-
-
-def hub_trust(registry_url: str, namespace: str, hub_url: str | None,
-              insecure: bool) -> tuple[Policy, list[TrustedKey]] | None:
-    """The namespace's policy and keys from the hub (by default the registry itself, at the
-    URL its client settled on), or None when it is a plain registry without trust API."""
-    with HubClient(hub_url or registry_url, insecure=insecure) as hub:
-        data = hub.trust(namespace)
-    if data is None:
-        return None
-    return policy_from_json(dict(data["policy"])), keys_from_json(list(data.get("keys") or []))
 
 
 def org_keys(registry_url: str, org: str, hub_url: str | None,

@@ -12,18 +12,33 @@
   named by its path (``config.limit: -1 is less than the minimum of 1``);
 - **pull secret**: a private plugin pulled as an OCI image needs ``pullSecret``;
 - **fail-closed**: a warning that a broken or unreachable module denies traffic.
+
+:func:`trust_gate` is the signature check of both (docs/trust.md): the trust policy of the
+plugin's namespace, read from the hub, and a signature by one of its keys over exactly the
+resolved digest when the policy requires one (``UntrustedPlugin`` otherwise).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import jsonschema
 
 from wasmhub.deploy.errors import CheckFailed
 from wasmhub.deploy.resolve import ResolvedPlugin
-from wasmhub.deploy.spec import CodeSource, Deployment, FailStrategy, Platform, PluginType
+from wasmhub.deploy.spec import (
+    CodeSource,
+    Deployment,
+    FailStrategy,
+    Platform,
+    PluginRef,
+    PluginType,
+)
 from wasmhub.wasm.compat import CompatibilityVerdict, compatibility, platform_versions
+
+if TYPE_CHECKING:  # the gate pulls in the registry client
+    from wasmhub.signing.policy import TrustDecision
 
 NO_OCI = frozenset({Platform.CONSUL, Platform.ENVOY})
 
@@ -112,3 +127,17 @@ def require(report: CheckReport) -> CheckReport:
     if report.errors:
         raise CheckFailed(report.errors)
     return report
+
+
+def trust_gate(plugin: PluginRef, *, force: bool = False) -> TrustDecision | None:
+    """The signature policy of ``plugin``'s namespace, for deploy: asked of the hub the
+    plugin was resolved on (``plugin.hub_url``), checked against its registry. Raises
+    ``UntrustedPlugin`` when a policy requiring signatures finds none by a trusted key over
+    exactly ``plugin.digest`` (and refuses ``force``); None for a plain registry."""
+    from wasmhub.signing.gate import remote_decision
+    from wasmhub.signing.policy import Purpose
+
+    if not plugin.digest:
+        raise CheckFailed([f"plugin.digest: {plugin.ref} is not pinned to a digest"])
+    return remote_decision(plugin.registry, plugin.repository, plugin.digest,
+                           hub_url=plugin.hub_url, purpose=Purpose.DEPLOY, force=force)
