@@ -72,7 +72,7 @@ def test_reconcile_ready_pinned_owned_then_cleaned_up(
     status = obj["status"]
     assert status["resolvedDigest"] == published_hub.manifest_digest
     assert {c["type"] for c in status["conditions"]} == {
-        "ConfigValid", "Compatible", "Applied", "Ready"}
+        "ConfigValid", "Compatible", "Trusted", "Applied", "Ready"}
     assert status["resources"] == ["WasmPlugin/hello"]
     assert FINALIZER in obj["metadata"]["finalizers"]
     plugin = _get(api, WASMPLUGIN, "hello")

@@ -6,7 +6,7 @@ schema is the pydantic model's JSON schema made *structural* as Kubernetes requi
 references inlined, ``X | None`` as ``nullable``, free-form config as
 ``x-kubernetes-preserve-unknown-fields``. ``updatePolicy: follow-tag`` asks the operator
 to follow a moving tag; status carries the resolved digest and the conditions Ready,
-Compatible, ConfigValid and Applied.
+Compatible, ConfigValid, Trusted (the namespace's signature policy) and Applied.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def _status_schema() -> dict[str, Any]:
     condition = {
         "type": "object", "required": ["type", "status"],
         "properties": {
-            "type": {"type": "string", "enum": ["Ready", "Compatible", "ConfigValid", "Applied"]},
+            "type": {"type": "string", "enum": ["Ready", "Compatible", "ConfigValid", "Trusted",
+                                                "Applied"]},
             "status": {"type": "string", "enum": ["True", "False", "Unknown"]},
             "reason": {"type": "string"}, "message": {"type": "string"},
             "lastTransitionTime": {"type": "string", "format": "date-time"},

@@ -3,8 +3,14 @@
 For each PluginDeployment the :class:`Reconciler` does what ``wasmhub deploy --apply``
 does — resolve, complete, render (schema-checked), pre-apply checks, all-or-none apply —
 and writes the outcome to the status subresource: ``resolvedDigest``, ``moduleSha256``,
-``resources`` and the conditions ``ConfigValid``, ``Compatible``, ``Applied`` and ``Ready``
-(each with a reason and a message a user can act on).
+``resources`` and the conditions ``ConfigValid``, ``Compatible``, ``Trusted``, ``Applied``
+and ``Ready`` (each with a reason and a message a user can act on).
+
+- **Trust**: the namespace's signature policy is checked with the same gate as
+  ``wasmhub deploy`` (:func:`~wasmhub.deploy.checks.trust_gate`, docs/trust.md). A refused
+  plugin — unsigned, signed by an untrusted/revoked/expired key, or signed over another
+  digest — gets ``Trusted=False`` (reason ``Untrusted``) and nothing is written: the
+  resources stay as last applied and ``resolvedDigest`` keeps the last applied digest.
 
 - **Pinning**: the first successful resolve is kept in ``status.resolvedDigest`` and later
   reconciles deploy that digest; ``updatePolicy: follow-tag`` re-resolves the tag every time
@@ -32,14 +38,15 @@ from lightkube import ApiError
 from lightkube.types import PatchType
 
 from wasmhub.deploy import provider_for, render
-from wasmhub.deploy.checks import preflight
+from wasmhub.deploy.checks import preflight, trust_gate
 from wasmhub.deploy.compose import complete
 from wasmhub.deploy.errors import ClusterError
 from wasmhub.deploy.kube import Cluster, ResourceType
 from wasmhub.deploy.resolve import resolve
-from wasmhub.deploy.spec import parse_deployment
+from wasmhub.deploy.spec import Deployment, parse_deployment
 from wasmhub.errors import WasmhubError
 from wasmhub.oci.reference import Reference
+from wasmhub.signing.errors import UntrustedPlugin
 
 PLUGIN_DEPLOYMENT = ResourceType("wasmhub.io/v1alpha1", "PluginDeployment",
                                  "plugindeployments")
@@ -61,9 +68,12 @@ class Outcome:
         ready = all(ok for ok, _, _ in self.conditions.values()) and \
             {"ConfigValid", "Compatible", "Applied"} <= set(self.conditions)
         conditions = dict(self.conditions)
-        conditions["Ready"] = (ready, "Reconciled" if ready else "NotReady",
-                               "applied and pinned" if ready else next(
-                                   (m for ok, _, m in self.conditions.values() if not ok), ""))
+        # Not ready: the reason and message of the first failure, a trust refusal first.
+        failed = sorted(((kind, reason, message) for kind, (ok, reason, message)
+                         in self.conditions.items() if not ok),
+                        key=lambda item: item[0] != "Trusted")
+        conditions["Ready"] = (True, "Reconciled", "applied and pinned") if ready else \
+            (False, failed[0][1], failed[0][2]) if failed else (False, "NotReady", "")
         out: dict[str, Any] = {
             "conditions": [
                 {"type": kind, "status": "True" if ok else "False", "reason": reason,
@@ -147,6 +157,16 @@ class Reconciler:
             compatible and not other, verdict.status if verdict else "Unknown",
             "; ".join(other) or (f"{verdict.platform_name} {verdict.version}: "
                                  f"{verdict.status}" if verdict else ""))
+        conditions["Trusted"] = _trusted(deployment)
+        if not conditions["Trusted"][0]:
+            # Nothing is written: what runs stays what was last applied (a follow-tag
+            # whose tag moved to an untrusted digest keeps the previous one deployed).
+            previous = obj.get("status") or {}
+            conditions["Applied"] = (False, conditions["Trusted"][1],
+                                     f"not applied: {conditions['Trusted'][2]}")
+            return Outcome(conditions, str(previous.get("resolvedDigest") or ""),
+                           str(previous.get("moduleSha256") or ""),
+                           tuple(previous.get("resources") or ()))
         if report.errors:
             conditions["Applied"] = (False, "ChecksFailed", "; ".join(report.errors))
             return Outcome(conditions, digest, module)
@@ -166,6 +186,26 @@ class Reconciler:
             return Outcome(conditions, digest, module)
         conditions["Applied"] = (True, "Applied", ", ".join(applied))
         return Outcome(conditions, digest, module, tuple(applied))
+
+
+def _trusted(deployment: Deployment) -> tuple[bool, str, str]:
+    """The ``Trusted`` condition: the deploy gate ``wasmhub deploy`` runs (one function,
+    :func:`~wasmhub.deploy.checks.trust_gate`); fails closed when the hub cannot say."""
+    plugin = deployment.plugin
+    what = f"{plugin.registry}/{plugin.repository}@{plugin.digest}"
+    try:
+        decision = trust_gate(plugin)
+    except UntrustedPlugin as exc:
+        return False, "Untrusted", exc.message
+    except WasmhubError as exc:
+        return False, "TrustUnknown", f"the trust policy for {what} could not be checked: " \
+            f"{exc.message}"
+    if decision is None:
+        return True, "NoPolicy", f"{plugin.registry} has no trust policy (not a wasmhub)"
+    if not decision.required:
+        return True, "NotRequired", f"the {decision.policy.mode.value} trust policy of " \
+            f"namespace {decision.policy.namespace!r} does not require a signature"
+    return True, "Verified", f"{what} signed by " + ", ".join(decision.signed_by)
 
 
 def _settled(obj: dict[str, Any]) -> bool:
