@@ -91,6 +91,12 @@ def test_verify_org_uses_the_hubs_keys_and_refuses_revoked_and_expired(
     with RegistryClient(served.host) as client, pytest.raises(UntrustedPlugin, match="expired"):
         ensure_trusted(Reference.parse(plugin.ref), plugin.digest, deploy,
                        served.trust.trusted_keys("acme"), ClientReader(client), Purpose.DEPLOY)
+    admin(served, "policy", "set", "required-for-deploy", "--namespace", "acme")
+    out = tmp_path / "deployed"
+    refused = run("deploy", "istio", plugin.ref, "-l", "app=web", "-o", str(out))
+    assert isinstance(refused.exception, UntrustedPlugin), refused.stdout + refused.stderr
+    assert "key acme/release" in refused.exception.message
+    assert "expired on" in refused.exception.message and not out.exists()
 
     with served.hub.database.session() as session:
         session.execute(update(TrustKeyRow).values(expires_at=None))
@@ -101,6 +107,9 @@ def test_verify_org_uses_the_hubs_keys_and_refuses_revoked_and_expired(
             pytest.raises(UntrustedPlugin, match=r"revoked on .*laptop stolen"):
         ensure_trusted(Reference.parse(plugin.ref), plugin.digest, deploy,
                        served.trust.trusted_keys("acme"), ClientReader(client), Purpose.DEPLOY)
+    refused = run("deploy", "istio", plugin.ref, "-l", "app=web", "-o", str(out))
+    assert isinstance(refused.exception, UntrustedPlugin), refused.stdout + refused.stderr
+    assert "was revoked on" in refused.exception.message and not out.exists()
     keys = httpx.get(f"{served.url}/api/v1/namespaces/acme/keys").json()
     assert keys[0]["status"] == "revoked" and keys[0]["revoked_reason"] == "laptop stolen"
 
