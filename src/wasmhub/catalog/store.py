@@ -92,7 +92,10 @@ def plugin_for_repository(
                 keywords=[], license="", source="", latest_version="", abi_version="",
                 filter_types=[], platforms=[], readme_text="", search_text="", stars=0,
                 downloads=0, created_at=now, updated_at=now,
-            ).on_conflict_do_nothing(index_elements=["repository"])
+            # No conflict target: both unique keys (repository; namespace+name) are
+            # arbiters. With only one, PostgreSQL checks the other as a plain unique index
+            # and two first pushes of one plugin can deadlock there.
+            ).on_conflict_do_nothing()
         )
     return session.scalar(
         select(CatalogPlugin).where(CatalogPlugin.repository == repository)
