@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +13,9 @@ from wasmhub.cli.console import err, fail, out
 from wasmhub.db.engine import Database
 from wasmhub.errors import ConfigError
 from wasmhub.settings import DEFAULT_PORT, Settings, load_settings
+
+if TYPE_CHECKING:
+    from wasmhub.fleet.server import XdsServer
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="Config file (YAML or TOML).")
@@ -94,7 +97,7 @@ def serve(
             xds.stop()
 
 
-def _start_xds(settings: Settings) -> object | None:
+def _start_xds(settings: Settings) -> XdsServer | None:
     """The ECDS server, in a thread of this (the supervisor's) process: one per serve,
     whatever the worker count; the database carries changes to it (docs/deploy.md)."""
     if settings.xds_port is None:

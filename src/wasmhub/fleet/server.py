@@ -346,31 +346,35 @@ class XdsServer:
             log.exception("xDS: recording %s's disconnect failed", node_id)
 
 
-class _Ecds(config_discovery_pb2_grpc.ExtensionConfigDiscoveryServiceServicer):
+class _Ecds:
+    """ExtensionConfigDiscoveryService (the generated servicer's methods)."""
+
     def __init__(self, server: XdsServer) -> None:
         self.server = server
 
-    async def StreamExtensionConfigs(self, request_iterator: Any, context: Any  # noqa: N802
+    async def StreamExtensionConfigs(self, request_iterator: Any, context: Any
                                  ) -> AsyncIterator[Any]:
         async for response in self.server.serve(request_iterator, context, delta=False):
             yield response
 
-    async def DeltaExtensionConfigs(self, request_iterator: Any, context: Any  # noqa: N802
+    async def DeltaExtensionConfigs(self, request_iterator: Any, context: Any
                                  ) -> AsyncIterator[Any]:
         async for response in self.server.serve(request_iterator, context, delta=True):
             yield response
 
 
-class _Ads(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
+class _Ads:
+    """AggregatedDiscoveryService (the generated servicer's methods)."""
+
     def __init__(self, server: XdsServer) -> None:
         self.server = server
 
-    async def StreamAggregatedResources(self, request_iterator: Any, context: Any  # noqa: N802
+    async def StreamAggregatedResources(self, request_iterator: Any, context: Any
                                     ) -> AsyncIterator[Any]:
         async for response in self.server.serve(request_iterator, context, delta=False):
             yield response
 
-    async def DeltaAggregatedResources(self, request_iterator: Any, context: Any  # noqa: N802
+    async def DeltaAggregatedResources(self, request_iterator: Any, context: Any
                                     ) -> AsyncIterator[Any]:
         async for response in self.server.serve(request_iterator, context, delta=True):
             yield response

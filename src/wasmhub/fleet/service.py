@@ -144,7 +144,7 @@ class RevisionView:
         d = self.deployment
         return {"revision": self.revision, "tag": self.tag, "digest": self.digest,
                 "module_sha256": self.module_sha256, "plugin": d.plugin.repository,
-                "config": d.config, "reason": self.reason,
+                "config": d.config, "reason": self.reason, "spec": self.spec,
                 "created_at": self.created_at.isoformat(), "created_by": self.created_by}
 
 
@@ -345,7 +345,8 @@ class FleetService:
                 FleetRevisionRow.revision.desc()))
             return [_revision(r) for r in revisions]
 
-    def list(self, principal: Principal, namespace: str | None = None) -> list[DeploymentView]:
+    def deployments(self, principal: Principal, namespace: str | None = None
+                    ) -> list[DeploymentView]:
         """The fleet deployments the principal may read (one namespace, or all)."""
         scope = self.hub.identity.access.read_scope(principal)
         with self.db.session() as session:
@@ -358,7 +359,7 @@ class FleetService:
 
     def nodes(self, principal: Principal) -> list[NodeView]:
         """Every node that ever connected, with the configs of deployments it may read."""
-        visible = {d.resource for d in self.list(principal)}
+        visible = {d.resource for d in self.deployments(principal)}
         with self.db.session() as session:
             nodes = self._nodes(session, None)
         return [NodeView(n.node_id, n.cluster, n.locality, n.envoy_version, n.connected,
