@@ -363,6 +363,11 @@ class _Ecds:
             yield response
 
 
+    async def FetchExtensionConfigs(self, request: Any, context: Any) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED,
+                            "use StreamExtensionConfigs or DeltaExtensionConfigs")
+
+
 class _Ads:
     """AggregatedDiscoveryService (the generated servicer's methods)."""
 
