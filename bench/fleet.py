@@ -33,7 +33,7 @@ from tests.fleet.conftest import (
     _sample,
     wait_for,
 )
-from tests.support.accounts import PASSWORD, make_user
+from tests.support.accounts import make_user, token_headers
 from tests.support.servers import REPO_ROOT, free_port
 
 from wasmhub.build import build_project
@@ -105,6 +105,7 @@ def main() -> None:
             upgrade(hub.database)
             seed_samples(hub, examples)
             make_user(hub, "ops")
+            token = token_headers(hub, "ops")["Authorization"].removeprefix("Bearer ")
         finally:
             hub.close()
         import base64
@@ -113,7 +114,7 @@ def main() -> None:
         port = free_port()
         docker = base / "docker"
         docker.mkdir()
-        auth = base64.b64encode(f"ops:{PASSWORD}".encode()).decode()
+        auth = base64.b64encode(f"ops:{token}".encode()).decode()
         (docker / "config.json").write_text(json.dumps(
             {"auths": {f"127.0.0.1:{port}": {"auth": auth}}}))
         fleet = FleetHub(data_dir, port, free_port(), docker,

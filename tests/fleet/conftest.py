@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from tests.deploy.conftest import add_header_module  # noqa: F401  (a session fixture)
-from tests.support.accounts import PASSWORD, make_user
+from tests.support.accounts import make_user, token_headers
 from tests.support.servers import REPO_ROOT, RunningServer, free_port, running_wasmhub
 from wasmhub.catalog.seed import seed_samples
 from wasmhub.db.migrate import upgrade
@@ -185,6 +185,8 @@ def fleet_hub(tmp_path_factory: pytest.TempPathFactory, add_header_module: bytes
         upgrade(hub.database)
         seed_samples(hub, examples)
         make_user(hub, "ops")
+        # An API token, not the password: password checks are rate-limited per address.
+        token = token_headers(hub, "ops")["Authorization"].removeprefix("Bearer ")
     finally:
         hub.close()
     # The served bytes of 0.2.0 do not match its sha256 (as a corrupted module cache
@@ -198,7 +200,7 @@ def fleet_hub(tmp_path_factory: pytest.TempPathFactory, add_header_module: bytes
     port = free_port()
     docker = base / "docker"
     docker.mkdir()
-    auth = base64.b64encode(f"ops:{PASSWORD}".encode()).decode()
+    auth = base64.b64encode(f"ops:{token}".encode()).decode()
     (docker / "config.json").write_text(json.dumps(
         {"auths": {f"127.0.0.1:{port}": {"auth": auth}}}))
     fleet = FleetHub(data_dir, port, free_port(), docker, {"Authorization": f"Basic {auth}"},
