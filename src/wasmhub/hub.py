@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from wasmhub.catalog.adding import PluginImporter
     from wasmhub.catalog.downloads import DownloadBuffer
     from wasmhub.config_schema import SchemaEvaluator
+    from wasmhub.fleet.service import FleetService
     from wasmhub.playground import PlaygroundService
     from wasmhub.registry.service import RegistryService
     from wasmhub.wasm.registry_hook import PluginAnalyser
@@ -51,6 +52,7 @@ class Hub:
     _registry: RegistryService | None = field(init=False, default=None, repr=False)
     _schema_evaluator: SchemaEvaluator | None = field(init=False, default=None, repr=False)
     _identity: Identity | None = field(init=False, default=None, repr=False)
+    _fleet: FleetService | None = field(init=False, default=None, repr=False)
     _build_lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
     # Run by close(), last added first (e.g. the download buffer's final flush).
     _closers: list[Callable[[], None]] = field(init=False, default_factory=list)
@@ -68,6 +70,16 @@ class Hub:
 
                 self._identity = Identity.build(self.settings, self.database)
             return self._identity
+
+    @property
+    def fleet(self) -> FleetService:
+        """Envoy fleet deployments, rollouts and node status (``wasmhub.fleet``)."""
+        with self._build_lock:
+            if self._fleet is None:
+                from wasmhub.fleet.service import FleetService
+
+                self._fleet = FleetService(self)
+            return self._fleet
 
     @classmethod
     def open(cls, settings: Settings, *, resolver: Resolver | None = None) -> Hub:

@@ -206,6 +206,27 @@ class Settings(BaseSettings):
     )
     rate_window_seconds: int = Field(300, ge=1, description="The rate-limit window.")
 
+    # -- Envoy fleets: the ECDS server (docs/deploy.md "Envoy fleets"; docs/operations.md) --
+    xds_port: int | None = Field(
+        None, ge=1, le=65535,
+        description="gRPC port of the ECDS (xDS) server for Envoy fleets; unset: off.",
+    )
+    xds_host: str | None = Field(
+        None, description="Address the xDS server listens on; default: the server's host.",
+    )
+    xds_max_streams: int = Field(
+        1000, ge=1, le=100_000,
+        description="Concurrent xDS streams (one per connected Envoy); more are refused.",
+    )
+    xds_poll_seconds: float = Field(
+        1.0, gt=0, le=60,
+        description="How often the xDS server reads fleet deployments for changes.",
+    )
+    xds_stale_seconds: float = Field(
+        60.0, ge=5, le=3600,
+        description="A node not heard from (heartbeat: a quarter of this) is stale.",
+    )
+
     # -- The plugin playground (docs/operations.md, "Limits") ---------------------------
     playground_enabled: bool = Field(
         True, description="Offer the plugin page's playground and its API endpoint.",

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from wasmhub import __version__
 from wasmhub.api.docs import install_docs
+from wasmhub.api.fleet_routes import fleet_router
 from wasmhub.api.identity import router as identity_router
 from wasmhub.api.playground import router as playground_router
 from wasmhub.api.problems import install_problem_handlers
@@ -42,6 +43,7 @@ def create_api(hub: Hub, catalog: CatalogService | None = None) -> FastAPI:
     # Before ``router``: its ``/plugins/{namespace}/{name:path}`` would match the
     # signatures path of a version first.
     api.include_router(trust_router)
+    api.include_router(fleet_router)
     api.include_router(playground_router)  # before router: its {name:path} routes are greedy
     api.include_router(router)
     install_docs(api)

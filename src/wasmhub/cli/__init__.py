@@ -37,6 +37,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "wasmhub.cli.runtime",
     "wasmhub.cli.catalog",
     "wasmhub.cli.deploy",
+    "wasmhub.cli.fleet",
     "wasmhub.cli.signing",
     "wasmhub.cli.trust",
     "wasmhub.cli.identity",

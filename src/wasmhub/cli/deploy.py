@@ -12,6 +12,7 @@ reads a ``PluginDeployment`` YAML instead of the options.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -122,6 +123,20 @@ def deploy(
     listen_port: Annotated[int | None, typer.Option(help="Envoy: listener port.")] = None,
     upstream: Annotated[str | None, typer.Option(help="Envoy: upstream HOST:PORT.")] = None,
     admin_port: Annotated[int | None, typer.Option(help="Envoy: admin port.")] = None,
+    xds: Annotated[bool, typer.Option(
+        "--xds", help="Envoy: a fleet bootstrap whose filter follows the hub's ECDS server; "
+        "with --apply, register the deployment on the hub (docs/deploy.md).")] = False,
+    xds_address: Annotated[str | None, typer.Option(
+        help="With --xds: HOST:PORT of the hub's xDS server (default: what the hub says).")
+    ] = None,
+    xds_mode: Annotated[str, typer.Option(
+        help="With --xds: delta (default), sotw, ads or ads-delta.")] = "delta",
+    stage_percent: Annotated[int | None, typer.Option(
+        help="With --xds --apply: roll out to this share of the nodes first.")] = None,
+    stage_node: Annotated[list[str], typer.Option(
+        help="With --xds --apply: a node id that goes first (repeatable).")] = [],  # noqa: B006
+    follow_tag: Annotated[bool, typer.Option(
+        help="With --xds --apply: roll out again when the tag moves.")] = False,
     hub: HubOpt = None,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
@@ -172,13 +187,31 @@ def deploy(
         raw = yaml.safe_load(file.read_text(encoding="utf-8"))
         spec = raw.get("spec", raw) if isinstance(raw, dict) else {}
         explicit = dict.fromkeys([*spec, "name", "namespace"], True)
+    fleet = None
+    if xds:
+        if draft.platform.value != "envoy":
+            raise typer.BadParameter("--xds is for platform envoy", param_hint="--xds")
+        fleet = FleetOptions(xds_address, xds_mode, stage_percent, tuple(stage_node),
+                             follow_tag)
+    elif stage_percent is not None or stage_node or follow_tag or xds_address:
+        raise typer.BadParameter("--stage-*, --follow-tag and --xds-address need --xds",
+                                 param_hint="--xds")
     run_deploy(draft, explicit, output=output, apply=apply, dry_run=dry_run, force=force,
-               hub=hub, kubeconfig=kubeconfig, context=context, as_json=as_json)
+               hub=hub, kubeconfig=kubeconfig, context=context, as_json=as_json, fleet=fleet)
+
+
+@dataclass(frozen=True)
+class FleetOptions:
+    xds_address: str | None
+    mode: str
+    stage_percent: int | None
+    stage_nodes: tuple[str, ...]
+    follow_tag: bool
 
 
 def run_deploy(draft: Any, explicit: dict[str, Any], *, output: Path | None, apply: bool,
                dry_run: bool, force: bool, hub: str | None, kubeconfig: Path | None,
-               context: str | None, as_json: bool) -> None:
+               context: str | None, as_json: bool, fleet: FleetOptions | None = None) -> None:
     from wasmhub.deploy import provider_for, render
     from wasmhub.deploy.checks import preflight, require, trust_gate
     from wasmhub.deploy.compose import complete
@@ -189,6 +222,10 @@ def run_deploy(draft: Any, explicit: dict[str, Any], *, output: Path | None, app
     given = {key for key, value in explicit.items() if value is not None}
     deployment = complete(draft, resolved, given)
     provider = provider_for(deployment.platform)
+    if fleet is not None:
+        _run_fleet(deployment, resolved, given, fleet, output=output, apply=apply,
+                   force=force, hub=hub, as_json=as_json)
+        return
     rendering = render(deployment)
     report = require(preflight(deployment, resolved, force=force))
     decision = trust_gate(deployment.plugin, force=force)  # before anything is written
@@ -226,6 +263,69 @@ def run_deploy(draft: Any, explicit: dict[str, Any], *, output: Path | None, app
         err.print(note)
 
 
+def _run_fleet(deployment: Any, resolved: Any, given: set[str], fleet: FleetOptions, *,
+               output: Path | None, apply: bool, force: bool, hub: str | None,
+               as_json: bool) -> None:
+    """``deploy envoy REF --xds``: the fleet bootstrap (default config: this revision);
+    ``--apply`` sets the fleet deployment on the hub, which rolls it out over ECDS."""
+    from wasmhub.cli.fleet import _client
+    from wasmhub.deploy.checks import preflight, require, trust_gate
+    from wasmhub.deploy.envoy import EnvoyProvider
+    from wasmhub.deploy.gitops import write_dir
+    from wasmhub.deploy.schemas import validate
+    from wasmhub.deploy.spec import to_document
+
+    if "namespace" not in given:  # a fleet deployment lives in its plugin's namespace
+        deployment = deployment.model_copy(
+            update={"namespace": deployment.plugin.repository.partition("/")[0]})
+    report = require(preflight(deployment, resolved, force=force))
+    decision = trust_gate(deployment.plugin, force=force)
+    signed_by = decision.signed_by if decision else []
+    if signed_by:
+        err.print("verified: signed by " + ", ".join(signed_by))
+    address = fleet.xds_address
+    if address is None:
+        with _client(hub or deployment.plugin.hub_url) as client:
+            info = client.call("GET", "/fleet")["xds"]
+        if not info["enabled"]:
+            from wasmhub.errors import InputError
+
+            raise InputError(f"{deployment.plugin.hub_url} serves no xDS (start it with "
+                             "`wasmhub serve --xds-port PORT`), or give --xds-address")
+        address = str(info["address"])
+    rendering = EnvoyProvider().render_fleet_bootstrap(deployment, address, fleet.mode)
+    for resource in rendering.resources:
+        validate(resource)
+    for warning in report.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", markup=True)
+    written = [str(p) for p in write_dir(rendering, output, force=force)] if output else []
+    registered = None
+    if apply:
+        stage = None
+        if fleet.stage_percent is not None or fleet.stage_nodes:
+            stage = {"percent": fleet.stage_percent, "nodes": list(fleet.stage_nodes)}
+        with _client(hub or deployment.plugin.hub_url, anonymous_ok=False) as client:
+            registered = client.call(
+                "PUT", f"/fleet/deployments/{deployment.namespace}/{deployment.name}",
+                {"spec": to_document(deployment), "stage": stage,
+                 "follow_tag": fleet.follow_tag})
+    if as_json:
+        out.print_json(json.dumps({
+            "deployment": deployment.model_dump(mode="json", by_alias=True, exclude_none=True),
+            "resources": [r.document for r in rendering.resources],
+            "warnings": report.warnings, "notes": list(rendering.notes), "files": written,
+            "fleet": registered}))
+        return
+    if output is None:
+        out.print(rendering.yaml(), end="", markup=False)
+    for path in written:
+        err.print(f"wrote {path}")
+    if registered is not None:
+        err.print(f"{registered['resource']}: {registered['state']} — {registered['message']}")
+    for note in rendering.notes:
+        err.print(note)
+
+
 def undeploy(
     platform: Annotated[str, typer.Argument(help=f"One of: {PLATFORMS}.")],
     name: Annotated[str, typer.Argument(help="The deployment's name.")],
@@ -250,6 +350,10 @@ def undeploy(
 
 
 def status(
+    envoy: Annotated[bool, typer.Option(
+        "--envoy", help="Envoy fleets: what every proxy connected to the hub's ECDS server "
+        "runs (from the hub, not a cluster).")] = False,
+    hub: HubOpt = None,
     namespace: Annotated[str | None, typer.Option("--namespace", "-n")] = None,
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A")] = False,
     kubeconfig: KubeconfigOpt = None,
@@ -257,6 +361,11 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Every installed plugin resource: which plugin and digest, targets, matched pods."""
+    if envoy:
+        from wasmhub.cli.fleet import envoy_status
+
+        envoy_status(hub, as_json)
+        return
     from wasmhub.deploy import PROVIDERS
     from wasmhub.deploy.spec import Platform
 

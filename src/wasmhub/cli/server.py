@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +13,9 @@ from wasmhub.cli.console import err, fail, out
 from wasmhub.db.engine import Database
 from wasmhub.errors import ConfigError
 from wasmhub.settings import DEFAULT_PORT, Settings, load_settings
+
+if TYPE_CHECKING:
+    from wasmhub.fleet.server import XdsServer
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="Config file (YAML or TOML).")
@@ -41,6 +44,10 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(help="Worker processes [WASMHUB_WORKERS].")
     ] = None,
+    xds_port: Annotated[
+        int | None, typer.Option(help="Serve ECDS to Envoy fleets on this gRPC port "
+                                      "[WASMHUB_XDS_PORT]; default: off.")
+    ] = None,
 ) -> None:
     """Run the hub: OCI registry on /v2/, REST API on /api/v1, web UI on /."""
     from wasmhub.app import SETTINGS_ENV
@@ -50,7 +57,7 @@ def serve(
 
     settings = settings_from_cli(
         config, host=host, port=port, data_dir=data_dir, database_url=database_url,
-        workers=workers,
+        workers=workers, xds_port=xds_port,
     )
     # Bind first: a port in use is one line naming the option, before any other work.
     try:
@@ -78,6 +85,7 @@ def serve(
         )
 
     # The URL is printed once /healthz answers on it, not before.
+    xds = _start_xds(settings)
     announcer = ReadyAnnouncer(settings.host, settings.port, announce)
     announcer.start()
     try:
@@ -85,6 +93,30 @@ def serve(
             run_server(settings, sock)
     finally:
         announcer.stop()
+        if xds is not None:
+            xds.stop()
+
+
+def _start_xds(settings: Settings) -> XdsServer | None:
+    """The ECDS server, in a thread of this (the supervisor's) process: one per serve,
+    whatever the worker count; the database carries changes to it (docs/deploy.md)."""
+    if settings.xds_port is None:
+        return None
+    from wasmhub.fleet.server import XdsListenError, XdsServer
+    from wasmhub.fleet.service import FleetService
+    from wasmhub.hub import Hub
+
+    hub = Hub(settings=settings, database=Database(settings.effective_database_url))
+    server = XdsServer(FleetService(hub), settings.xds_host or settings.host,
+                       settings.xds_port, poll_seconds=settings.xds_poll_seconds,
+                       max_streams=settings.xds_max_streams,
+                       stale_seconds=settings.xds_stale_seconds)
+    try:
+        server.start()
+    except XdsListenError as exc:
+        fail(exc.message, code=3)
+    err.print(f"wasmhub xDS (ECDS) on {settings.xds_host or settings.host}:{settings.xds_port}")
+    return server
 
 
 def _hub_is_empty(settings: Settings) -> bool:

@@ -34,15 +34,20 @@ _ERRORS: dict[int, type[WasmhubError]] = {
 
 class AccountClient:
     def __init__(self, base_url: str, credential: Credential | None = None, *,
-                 insecure: bool = False, timeout: float = 30.0) -> None:
+                 insecure: bool = False, timeout: float = 30.0,
+                 anonymous_ok: bool = False) -> None:
+        """``anonymous_ok``: without saved credentials, call anonymously (reads of
+        public things) instead of refusing."""
         self.base_url = normalize_hub_url(base_url)
         host = urlsplit(self.base_url).netloc
         cred = credential if credential is not None else DockerConfig().get(host)
-        if cred is None or cred.is_empty:
+        auth: httpx.Auth | None = None
+        if cred is not None and not cred.is_empty:
+            auth = httpx.BasicAuth(cred.username or "token", cred.password or "")
+        elif not anonymous_ok:
             raise AuthenticationError(f"not logged in to {host} (run `wasmhub login {host}`)")
         self._http = httpx.Client(
-            base_url=self.base_url, verify=not insecure, timeout=timeout,
-            auth=httpx.BasicAuth(cred.username or "token", cred.password or ""),
+            base_url=self.base_url, verify=not insecure, timeout=timeout, auth=auth,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
 
     def close(self) -> None:

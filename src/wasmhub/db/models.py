@@ -12,6 +12,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "wasmhub.accounts.models",
     "wasmhub.orgs.models",
     "wasmhub.authz.models",
+    "wasmhub.fleet.models",
 )
 
 

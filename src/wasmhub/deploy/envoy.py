@@ -11,6 +11,13 @@ are ordered by phase, then priority (higher first), as Istio would order them.
 The second resource is the same filter as an ECDS ``TypedExtensionConfig`` (named after
 the filter) for a control plane or a file-based ``config_discovery`` source.
 
+:meth:`EnvoyProvider.render_fleet_bootstrap` (``wasmhub deploy envoy REF --xds``) renders a
+bootstrap for a fleet instead: the filter is a ``config_discovery`` entry named
+``wasmhub/<namespace>/<name>`` whose source is the hub's ECDS server (a gRPC cluster over
+HTTP/2; delta, state-of-the-world or ADS), with the current revision as its
+``default_config`` and ``apply_default_config_without_warming``, so a new proxy serves at
+once and takes whatever the hub pushes next (docs/deploy.md "Envoy fleets (ECDS)").
+
 Output uses Envoy's JSON names (proto field names in snake_case) and parses strictly with
 xds-protos (``wasmhub.deploy.schemas``); the end-to-end test runs it in a real Envoy.
 """
@@ -42,14 +49,29 @@ TCP_PROXY = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.T
 STRING_VALUE = "type.googleapis.com/google.protobuf.StringValue"
 TLS = ("type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext")
 HUB_CLUSTER = "wasmhub"
+XDS_CLUSTER = "wasmhub_xds"
+HTTP_PROTOCOL_OPTIONS = ("type.googleapis.com/envoy.extensions.upstreams.http.v3"
+                         ".HttpProtocolOptions")
+XDS_MODES = ("delta", "sotw", "ads", "ads-delta")
+ECDS_PREFIX = "wasmhub"
+
+
+def ecds_resource_name(namespace: str, name: str) -> str:
+    """The ECDS resource (and HTTP filter) name of a fleet deployment."""
+    return f"{ECDS_PREFIX}/{namespace}/{name}"
 UPSTREAM_CLUSTER = "upstream"
 FETCH_TIMEOUT = "60s"
 _FAILURE = {FailStrategy.FAIL_CLOSED: "FAIL_CLOSED", FailStrategy.FAIL_OPEN: "FAIL_OPEN",
             FailStrategy.RELOAD: "FAIL_RELOAD"}
 
 
-def plugin_config(deployment: Deployment) -> dict[str, Any]:
-    """``envoy.extensions.wasm.v3.PluginConfig`` with remote code from the hub."""
+def plugin_config(deployment: Deployment, *, nack_on_cache_miss: bool = False
+                  ) -> dict[str, Any]:
+    """``envoy.extensions.wasm.v3.PluginConfig`` with remote code from the hub.
+
+    ``nack_on_cache_miss`` (ECDS pushes): Envoy refuses (NACKs) a config whose module it
+    has not fetched yet and fetches it in the background, so the next push of the same
+    config is loaded synchronously and its ACK or NACK says whether the module runs."""
     d = deployment
     vm: dict[str, Any] = {
         "vm_id": d.filter_name,
@@ -61,6 +83,8 @@ def plugin_config(deployment: Deployment) -> dict[str, Any]:
             "retry_policy": {"num_retries": 5},
         }},
     }
+    if nack_on_cache_miss:
+        vm["nack_on_code_cache_miss"] = True
     host_keys = [e.name for e in d.vm_env if e.from_host]
     inline = {e.name: e.value for e in d.vm_env if not e.from_host}
     if host_keys or inline:
@@ -184,6 +208,75 @@ class EnvoyProvider:
         notes = ("run: envoy -c envoy-bootstrap.yaml (the ecds-*.yaml files are the same "
                  "filters as ECDS TypedExtensionConfig resources)",)
         return Rendering(first, tuple(resources), (), notes)
+
+    def render_fleet_bootstrap(self, deployment: Deployment, xds_address: str,
+                               mode: str = "delta") -> Rendering:
+        """A bootstrap whose wasm filter comes from the hub's ECDS server at
+        ``xds_address`` (HOST:PORT), with ``deployment`` as the default config."""
+        d = deployment
+        require_resolved(d)
+        require_http_source(self.title, d)
+        if d.plugin_type is not PluginType.HTTP:
+            raise SpecError("pluginType", "fleets (ECDS) serve HTTP filters")
+        if mode not in XDS_MODES:
+            raise SpecError("xds", f"{mode!r}: choose one of {', '.join(XDS_MODES)}")
+        host, _, port = xds_address.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise SpecError("xds", f"{xds_address!r}: expected HOST:PORT of the hub's xDS port")
+        refuse(self.title, d, "targets.selector", "targets.targetRefs", "targets.services",
+               "targets.ingresses", "targets.domains", "targets.gateways", "match",
+               "pullSecret", "pullPolicy")
+        grpc_source = {"transport_api_version": "V3",
+                       "api_type": "DELTA_GRPC" if mode.endswith("delta") else "GRPC",
+                       "grpc_services": [{"envoy_grpc": {"cluster_name": XDS_CLUSTER}}]}
+        source: dict[str, Any] = {"resource_api_version": "V3",
+                                  "initial_fetch_timeout": "15s"}
+        if mode.startswith("ads"):
+            source["ads"] = {}
+        else:
+            source["api_config_source"] = grpc_source
+        resource = ecds_resource_name(d.namespace, d.name)
+        listener = d.targets.envoy
+        xds_cluster = _cluster(XDS_CLUSTER, host.strip("[]"), int(port))
+        xds_cluster["typed_extension_protocol_options"] = {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": HTTP_PROTOCOL_OPTIONS,
+                "explicit_http_config": {"http2_protocol_options": {}}}}
+        hcm = {"name": "envoy.filters.network.http_connection_manager", "typed_config": {
+            "@type": HCM,
+            "stat_prefix": "ingress_http",
+            "route_config": {"name": "local", "virtual_hosts": [{
+                "name": "all", "domains": ["*"],
+                "routes": [{"match": {"prefix": "/"},
+                            "route": {"cluster": UPSTREAM_CLUSTER}}]}]},
+            "http_filters": [
+                {"name": resource, "config_discovery": {
+                    "config_source": source,
+                    "default_config": {"@type": HTTP_WASM, "config": plugin_config(d)},
+                    "apply_default_config_without_warming": True,
+                    "type_urls": [HTTP_WASM]}},
+                {"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER}}],
+        }}
+        bootstrap: dict[str, Any] = {
+            "node": {"id": f"wasmhub-{d.name}", "cluster": "wasmhub"},
+            "admin": {"address": _address(listener.admin_address, listener.admin_port)},
+            "static_resources": {
+                "listeners": [{"name": "wasmhub", "address": _address(
+                    listener.listen_address, listener.listen_port),
+                    "filter_chains": [{"filters": [hcm]}]}],
+                "clusters": [_cluster(UPSTREAM_CLUSTER, listener.upstream_address,
+                                      listener.upstream_port),
+                             hub_cluster(d.plugin.hub_url), xds_cluster],
+            },
+        }
+        if mode.startswith("ads"):
+            bootstrap["dynamic_resources"] = {"ads_config": grpc_source}
+        resources = (RenderedResource(bootstrap, SchemaRef(
+            "envoy", "envoy.config.bootstrap.v3.Bootstrap"), "envoy-bootstrap.yaml"),)
+        notes = (f"run: envoy -c envoy-bootstrap.yaml --service-node NODE_ID (one id per "
+                 f"proxy); its filter {resource} follows the hub's ECDS server at "
+                 f"{xds_address}",)
+        return Rendering(d, resources, (), notes)
 
     def apply(self, rendering: Rendering, cluster: Any, *, dry_run: bool = False
               ) -> list[str]:

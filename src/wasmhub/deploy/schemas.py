@@ -29,6 +29,7 @@ import envoy.extensions.filters.network.http_connection_manager.v3.http_connecti
 import envoy.extensions.filters.network.tcp_proxy.v3.tcp_proxy_pb2
 import envoy.extensions.filters.network.wasm.v3.wasm_pb2 as network_wasm_pb2
 import envoy.extensions.transport_sockets.tls.v3.tls_pb2
+import envoy.extensions.upstreams.http.v3.http_protocol_options_pb2
 import jsonschema
 import yaml
 from celpy.adapter import json_to_cel
@@ -46,7 +47,8 @@ from wasmhub.deploy.provider import RenderedResource, SchemaRef
 _ = (envoy.extensions.filters.http.router.v3.router_pb2,
      envoy.extensions.filters.network.http_connection_manager.v3.http_connection_manager_pb2,
      envoy.extensions.filters.network.tcp_proxy.v3.tcp_proxy_pb2,
-     envoy.extensions.transport_sockets.tls.v3.tls_pb2)
+     envoy.extensions.transport_sockets.tls.v3.tls_pb2,
+     envoy.extensions.upstreams.http.v3.http_protocol_options_pb2)
 
 CRD_FILES = (
     "istio-wasmplugins-trafficextensions.yaml",
