@@ -97,6 +97,10 @@ def test_deployments_nodes_acks_nack_and_stale(tmp_path: Path, database_url: str
         assert _cell(_nodes(canary)["edge-a"], "acked").startswith("revision 1 · 1.1.0")
         assert "edge-b" not in _nodes(canary)  # never subscribed to it
 
+        chinese = _section(client.get("/installed/acme/hdr?lang=zh").text)
+        assert "Envoy 代理集群（xDS）" in chinese and "已中止" in chinese
+        assert "修订 2 被拒绝" in chinese and "已失联" in chinese and NACK_TEXT in chinese
+
 
 def test_a_staged_rollout_names_its_stage_and_a_promotion(
         tmp_path: Path, database_url: str) -> None:
