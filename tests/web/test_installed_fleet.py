@@ -10,6 +10,7 @@ import html as html_lib
 import re
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
 from tests.support.accounts import sign_in
@@ -27,6 +28,7 @@ from wasmhub.app import create_app
 from wasmhub.fleet.service import Stage
 from wasmhub.hub import Hub
 from wasmhub.settings import Settings
+from wasmhub.web import installed
 
 XDS = 18000
 
@@ -196,3 +198,14 @@ def test_fleet_read_permission(tmp_path: Path, database_url: str) -> None:
         secret = client.get("/installed/acme/secret")
         assert secret.status_code == 200
         assert set(_deployments(_section(secret.text))) == {"acme/hidden"}
+
+
+def test_a_long_node_list_keeps_the_nodes_with_problems(
+        tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(installed, "MAX_FLEET_NODES", 2)
+    with _client(tmp_path, database_url, xds_port=XDS) as client:
+        seed_fleet(_hub(client))
+        edge = _deployments(_section(client.get("/installed/acme/hdr").text))["acme/edge"]
+        assert list(_nodes(edge)) == ["edge-b", "edge-c"]  # the NACK and the stale one
+        assert "And 1 more node(s) without problems" in edge
+        assert "wasmhub status --envoy" in edge

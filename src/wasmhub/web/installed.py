@@ -154,6 +154,9 @@ def kubernetes_section(hub: Hub, principal: Principal, facts: PluginFacts,
 
 # -- envoy-fleet -----------------------------------------------------------------------
 
+# Nodes listed per fleet deployment; over it, those with a NACK, a held-back revision or
+# stale are kept first and the rest are counted (``wasmhub status --envoy`` lists all).
+MAX_FLEET_NODES = 200
 # The service's rollout states, as the page names them.
 ROLLOUT_STATES = {"progressing": "rolling", "halted": "halted", "complete": "promoted"}
 
@@ -200,7 +203,8 @@ class FleetLine:
     stage: dict[str, Any] | None  # {"percent": P} | {"nodes": [...]}; None: every node
     stage_nodes: int | None  # nodes of the first stage while it runs; None: every node
     message: str  # the service's account of the last change
-    nodes: tuple[NodeLine, ...]
+    nodes: tuple[NodeLine, ...]  # at most MAX_FLEET_NODES, by node id
+    more_nodes: int = 0  # nodes not listed
 
 
 def _utc(moment: datetime | None) -> str:
@@ -238,12 +242,17 @@ def fleet_line(view: DeploymentView, facts: PluginFacts) -> FleetLine:
     stable, candidate = _revision_line(view.stable), _revision_line(view.candidate)
     known = {r.revision: r for r in (stable, candidate) if r is not None}
     target = candidate or stable
+    nodes = [_node_line(n, view.resource, known, facts) for n in view.nodes]
+    shown = nodes
+    if len(nodes) > MAX_FLEET_NODES:
+        ranked = sorted(nodes, key=lambda n: not (n.nack_error or n.held or n.stale))
+        shown = sorted(ranked[:MAX_FLEET_NODES], key=lambda n: n.node_id)
     return FleetLine(
         view.namespace, view.name, view.resource, view.follow_tag,
         target.version if target else "", stable, candidate,
         ROLLOUT_STATES.get(view.state, view.state), view.stage,
         len(view.stage_nodes) if view.stage_nodes is not None else None, view.message,
-        tuple(_node_line(n, view.resource, known, facts) for n in view.nodes))
+        tuple(shown), len(nodes) - len(shown))
 
 
 def xds_address(settings: Settings, registry: str) -> str:
