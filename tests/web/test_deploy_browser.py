@@ -136,7 +136,8 @@ def test_apply_form_renders_and_copies(page: Page, kube_server: RunningServer,
 def test_installed_page_shows_cluster_status(page: Page, kube_server: RunningServer,
                                              shots: Path) -> None:
     page.goto(kube_server.url + "/installed/acme/add-header")
-    expect(page.locator("[data-installed-message]")).to_contain_text("Sign in")
+    expect(page.locator('[data-section="kubernetes"] [data-installed-message]')).to_contain_text(
+        "Sign in")
     _sign_in(page, kube_server)
     page.goto(kube_server.url + "/plugins/acme/add-header")
     page.locator("#installed-link").click()
