@@ -51,6 +51,7 @@ from wasmhub.fleet.models import (
     FleetRevisionRow,
     utcnow,
 )
+from wasmhub.registry.db_ops import insert_for
 
 if TYPE_CHECKING:
     from wasmhub.authz.principal import Principal
@@ -569,15 +570,19 @@ class FleetService:
         resource = resource_name(d.namespace, d.name)
         spec = d.model_dump(mode="json", by_alias=True, exclude_none=True)
         with self.db.session() as session:
+            # INSERT … ON CONFLICT DO NOTHING, then lock the row: two first sets of one
+            # deployment raced a read-then-insert into a unique violation (a 500) on
+            # PostgreSQL; on SQLite a write first takes the lock, so busy_timeout queues
+            # writers instead of failing one with "database is locked".
+            now = utcnow()
+            session.execute(insert_for(session, FleetDeploymentRow).values(
+                resource=resource, namespace=d.namespace, name=d.name,
+                repository=d.plugin.repository, follow_tag=follow, state=COMPLETE,
+                message="", generation=0, created_by=actor, created_at=now,
+                updated_at=now).on_conflict_do_nothing(index_elements=["resource"]))
             row = session.scalar(select(FleetDeploymentRow).where(
                 FleetDeploymentRow.resource == resource).with_for_update())
-            if row is None:
-                row = FleetDeploymentRow(
-                    resource=resource, namespace=d.namespace, name=d.name,
-                    repository=d.plugin.repository, follow_tag=follow, state=COMPLETE,
-                    message="", generation=0, created_by=actor)
-                session.add(row)
-                session.flush()
+            assert row is not None  # inserted or already there, in this transaction
             current = self._rev(session, row.id, row.candidate_revision or row.stable_revision)
             row.follow_tag = follow
             row.repository = d.plugin.repository
