@@ -145,7 +145,10 @@ class XdsServer:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        server = grpc.aio.server(options=[("grpc.max_concurrent_streams", self.max_streams)])
+        # No HTTP/2 max_concurrent_streams: that limit is per connection and makes a stream
+        # past it wait unanswered; serve() refuses past xds_max_streams (all connections)
+        # with RESOURCE_EXHAUSTED, which the proxy logs and retries.
+        server = grpc.aio.server()
         config_discovery_pb2_grpc.add_ExtensionConfigDiscoveryServiceServicer_to_server(
             _Ecds(self), server)
         ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(_Ads(self), server)
