@@ -309,6 +309,14 @@ class XdsServer:
         for resource in sorted(stream.subscribed):
             state = self.state.get(resource)
             if state is None:
+                # No such deployment. Delta xDS says so with removed_resources (Envoy then
+                # applies the filter's default config, or keeps it); state of the world
+                # has no way to but leaving it out (Envoy's initial_fetch_timeout).
+                if stream.delta and resource not in stream.sent:
+                    stream.sent[resource] = None
+                    out.append(discovery_pb2.DeltaDiscoveryResponse(
+                        type_url=ECDS_TYPE, nonce=str(next(stream.nonces)),
+                        removed_resources=[resource]))
                 continue
             revision, held = state.revision_for(stream.node)
             number = revision.revision if revision else None
