@@ -673,7 +673,7 @@ class FleetService:
     def generations(self) -> dict[str, int]:
         with self.db.session() as session:
             return dict(session.execute(select(FleetDeploymentRow.resource,
-                                               FleetDeploymentRow.generation)).tuples().all())
+                                               FleetDeploymentRow.generation)).all())
 
     def node_seen(self, node: NodeInfo, *, connected: bool = True, fresh: bool = False) -> None:
         with self.db.session() as session:
