@@ -94,9 +94,16 @@ def revisions(request: Request, namespace: FleetNamespace, name: FleetName,
                   summary="Create or change a fleet deployment; starts its rollout")
 def set_deployment(request: Request, namespace: FleetNamespace, name: FleetName,
                    body: DeploymentIn, principal: SignedIn) -> dict[str, Any]:
-    spec = dict(body.spec.get("spec", body.spec)) if "apiVersion" in body.spec else dict(body.spec)
-    spec.update(name=name, namespace=namespace)
-    deployment = parse_deployment(spec)
+    # A PluginDeployment document or its spec; the path names it. parse_deployment checks
+    # the document's apiVersion, kind and that its spec is a mapping (SpecError, a 400).
+    data = dict(body.spec)
+    if "apiVersion" in data or "kind" in data:
+        inner = data.get("spec")
+        if isinstance(inner, dict):
+            data["spec"] = {**inner, "name": name, "namespace": namespace}
+    else:
+        data.update(name=name, namespace=namespace)
+    deployment = parse_deployment(data)
     stage = Stage(body.stage.percent, tuple(body.stage.nodes)) if body.stage else None
     view = _fleet(request).set(deployment, principal, stage=stage, follow_tag=body.follow_tag)
     return view.to_json()

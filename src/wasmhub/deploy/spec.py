@@ -324,9 +324,11 @@ def parse_deployment(data: Any) -> Deployment:
         if data.get("apiVersion") != API_VERSION or data.get("kind") != KIND:
             raise SpecError("kind", f"expected apiVersion {API_VERSION}, kind {KIND}")
         metadata = data.get("metadata") or {}
-        spec = dict(data.get("spec") or {})
         if not isinstance(metadata, dict):
             raise SpecError("metadata", "must be a mapping")
+        if not isinstance(data.get("spec") or {}, dict):
+            raise SpecError("spec", "must be a mapping")
+        spec = dict(data.get("spec") or {})
         spec.setdefault("name", metadata.get("name"))
         spec.setdefault("namespace", metadata.get("namespace", "default"))
         data = spec

@@ -145,7 +145,10 @@ class XdsServer:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        server = grpc.aio.server(options=[("grpc.max_concurrent_streams", self.max_streams)])
+        # No HTTP/2 max_concurrent_streams: that limit is per connection and makes a stream
+        # past it wait unanswered; serve() refuses past xds_max_streams (all connections)
+        # with RESOURCE_EXHAUSTED, which the proxy logs and retries.
+        server = grpc.aio.server()
         config_discovery_pb2_grpc.add_ExtensionConfigDiscoveryServiceServicer_to_server(
             _Ecds(self), server)
         ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(_Ads(self), server)
@@ -306,6 +309,14 @@ class XdsServer:
         for resource in sorted(stream.subscribed):
             state = self.state.get(resource)
             if state is None:
+                # No such deployment. Delta xDS says so with removed_resources (Envoy then
+                # applies the filter's default config, or keeps it); state of the world
+                # has no way to but leaving it out (Envoy's initial_fetch_timeout).
+                if stream.delta and resource not in stream.sent:
+                    stream.sent[resource] = None
+                    out.append(discovery_pb2.DeltaDiscoveryResponse(
+                        type_url=ECDS_TYPE, nonce=str(next(stream.nonces)),
+                        removed_resources=[resource]))
                 continue
             revision, held = state.revision_for(stream.node)
             number = revision.revision if revision else None

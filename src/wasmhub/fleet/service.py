@@ -34,7 +34,14 @@ from sqlalchemy.orm import Session
 from wasmhub.authz.permissions import Permission
 from wasmhub.deploy.envoy import HTTP_WASM, ecds_resource_name, plugin_config
 from wasmhub.deploy.errors import CheckFailed, SpecError
-from wasmhub.deploy.spec import CodeSource, Deployment, Platform, PluginType, parse_deployment
+from wasmhub.deploy.spec import (
+    CodeSource,
+    Deployment,
+    Platform,
+    PluginRef,
+    PluginType,
+    parse_deployment,
+)
 from wasmhub.errors import InputError, NotFoundError
 from wasmhub.fleet.errors import FleetDeploymentNotFound, NothingToUndo, RolloutRefused
 from wasmhub.fleet.models import (
@@ -44,6 +51,7 @@ from wasmhub.fleet.models import (
     FleetRevisionRow,
     utcnow,
 )
+from wasmhub.registry.db_ops import insert_for
 
 if TYPE_CHECKING:
     from wasmhub.authz.principal import Principal
@@ -483,21 +491,25 @@ class FleetService:
 
         return CatalogService(self.hub).get_version(namespace, name, tag)
 
-    def _resolve(self, d: Deployment) -> Deployment:
-        """Pin the plugin to what *this* hub stores (the client's digest is not trusted)."""
+    def _version_of(self, plugin: PluginRef) -> Any:
+        """The catalog version of ``plugin``: by its tag, or (a deployment pinned by digest
+        names no tag) the version whose digest it is."""
         from wasmhub.catalog.service import CatalogService
 
-        namespace, _, name = d.plugin.repository.partition("/")
-        catalog = CatalogService(self.hub)
-        tag = d.plugin.tag
+        namespace, _, name = plugin.repository.partition("/")
+        tag = plugin.tag
         if not tag:
-            versions = catalog.list_versions(namespace, name)
-            match = [v for v in versions if v.digest == d.plugin.digest]
+            versions = CatalogService(self.hub).list_versions(namespace, name)
+            match = [v for v in versions if v.digest == plugin.digest]
             if not match:
-                raise NotFoundError(f"{d.plugin.repository} has no version with digest "
-                                    f"{d.plugin.digest}")
+                raise NotFoundError(f"{plugin.repository} has no version with digest "
+                                    f"{plugin.digest}")
             tag = match[0].tag
-        detail = catalog.get_version(namespace, name, tag)
+        return self._catalog_version(namespace, name, tag)
+
+    def _resolve(self, d: Deployment) -> Deployment:
+        """Pin the plugin to what *this* hub stores (the client's digest is not trusted)."""
+        detail = self._version_of(d.plugin)
         if d.plugin.tag is None and detail.version.digest != d.plugin.digest:
             raise NotFoundError(f"{d.plugin.repository}@{d.plugin.digest} is not stored")
         return d.with_plugin(d.plugin.model_copy(update={
@@ -512,13 +524,12 @@ class FleetService:
         from wasmhub.wasm.report import inspect_module
 
         plugin = d.plugin
-        namespace, _, name = plugin.repository.partition("/")
         module = self.hub.read_plugin_module(plugin.repository, str(plugin.digest))
         if hashlib.sha256(module).hexdigest() != plugin.module_sha256:
             raise RolloutRefused(f"{plugin.repository}@{plugin.digest}: the stored module does "
                                  "not match the catalog's sha256")
         report = inspect_module(module)
-        detail = self._catalog_version(namespace, name, str(plugin.tag))
+        detail = self._version_of(plugin)  # not "None" for a deployment pinned by digest
         resolved = ResolvedPlugin(
             ref=plugin, config_schema=detail.config_schema, example_config=None,
             root_id=detail.root_id, phase=detail.phase, priority=detail.priority,
@@ -559,15 +570,19 @@ class FleetService:
         resource = resource_name(d.namespace, d.name)
         spec = d.model_dump(mode="json", by_alias=True, exclude_none=True)
         with self.db.session() as session:
+            # INSERT … ON CONFLICT DO NOTHING, then lock the row: two first sets of one
+            # deployment raced a read-then-insert into a unique violation (a 500) on
+            # PostgreSQL; on SQLite a write first takes the lock, so busy_timeout queues
+            # writers instead of failing one with "database is locked".
+            now = utcnow()
+            session.execute(insert_for(session, FleetDeploymentRow).values(
+                resource=resource, namespace=d.namespace, name=d.name,
+                repository=d.plugin.repository, follow_tag=follow, state=COMPLETE,
+                message="", generation=0, created_by=actor, created_at=now,
+                updated_at=now).on_conflict_do_nothing(index_elements=["resource"]))
             row = session.scalar(select(FleetDeploymentRow).where(
                 FleetDeploymentRow.resource == resource).with_for_update())
-            if row is None:
-                row = FleetDeploymentRow(
-                    resource=resource, namespace=d.namespace, name=d.name,
-                    repository=d.plugin.repository, follow_tag=follow, state=COMPLETE,
-                    message="", generation=0, created_by=actor)
-                session.add(row)
-                session.flush()
+            assert row is not None  # inserted or already there, in this transaction
             current = self._rev(session, row.id, row.candidate_revision or row.stable_revision)
             row.follow_tag = follow
             row.repository = d.plugin.repository
@@ -658,7 +673,7 @@ class FleetService:
     def generations(self) -> dict[str, int]:
         with self.db.session() as session:
             return dict(session.execute(select(FleetDeploymentRow.resource,
-                                               FleetDeploymentRow.generation)).tuples().all())
+                                               FleetDeploymentRow.generation)).all())
 
     def node_seen(self, node: NodeInfo, *, connected: bool = True, fresh: bool = False) -> None:
         with self.db.session() as session:
