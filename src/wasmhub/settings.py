@@ -218,6 +218,10 @@ class Settings(BaseSettings):
         1000, ge=1, le=100_000,
         description="Concurrent xDS streams (one per connected Envoy); more are refused.",
     )
+    xds_max_names_per_stream: int = Field(
+        100, ge=1, le=10_000,
+        description="Extension configs one xDS stream may subscribe to; more end it.",
+    )
     xds_poll_seconds: float = Field(
         1.0, gt=0, le=60,
         description="How often the xDS server reads fleet deployments for changes.",

@@ -56,9 +56,9 @@ def world(hub: Hub) -> FleetWorld:
     return out
 
 
-def start_server(hub: Hub, max_streams: int = 100) -> XdsServer:
+def start_server(hub: Hub, max_streams: int = 100, max_names: int = 100) -> XdsServer:
     server = XdsServer(hub.fleet, "127.0.0.1", free_port(), poll_seconds=0.2,
-                       max_streams=max_streams, stale_seconds=STALE)
+                       max_streams=max_streams, max_names=max_names, stale_seconds=STALE)
     server.start()
     return server
 
@@ -274,6 +274,26 @@ def test_streams_past_the_limit_are_refused_with_a_clear_status(
                 return False  # the first stream's end not seen yet: try again
 
         wait_for("a stream is served again once one ended", served)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("mode", ["sotw", "delta"])
+def test_a_stream_subscribing_to_too_many_names_is_ended(
+        hub: Hub, world: FleetWorld, clients: Callable[..., XdsClient], mode: str) -> None:
+    server = start_server(hub, max_names=3)
+    try:
+        within = clients(server.port, "few", mode)
+        within.subscribe(RESOURCE)
+        first = within.next()
+        served = first.resources[0].name if mode == "delta" else config_of(first)[0]
+        assert served == RESOURCE
+        greedy = clients(server.port, "many", mode)
+        greedy.subscribe(RESOURCE, *(f"wasmhub/library/n{i}" for i in range(3)))
+        ended = greedy.ended()
+        assert ended.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "at most 3 names" in ended.details
+        assert node_config(world, "many")[1] is None  # nothing recorded for it
     finally:
         server.stop()
 

@@ -110,6 +110,7 @@ def _start_xds(settings: Settings) -> XdsServer | None:
     server = XdsServer(FleetService(hub), settings.xds_host or settings.host,
                        settings.xds_port, poll_seconds=settings.xds_poll_seconds,
                        max_streams=settings.xds_max_streams,
+                       max_names=settings.xds_max_names_per_stream,
                        stale_seconds=settings.xds_stale_seconds)
     try:
         server.start()

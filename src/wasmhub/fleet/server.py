@@ -100,11 +100,12 @@ class XdsServer:
 
     def __init__(self, service: FleetService, host: str, port: int, *,
                  poll_seconds: float = 1.0, max_streams: int = 1000,
-                 stale_seconds: float = 60.0) -> None:
+                 max_names: int = 100, stale_seconds: float = 60.0) -> None:
         self.service = service
         self.host, self.port = host, port
         self.poll_seconds = poll_seconds
         self.max_streams = max_streams
+        self.max_names = max_names
         self.heartbeat_seconds = stale_seconds / 4
         self.state: dict[str, ResourceState] = {}
         self._generations: dict[str, int] = {}
@@ -234,6 +235,10 @@ class XdsServer:
                         return
                     if request.type_url and request.type_url != ECDS_TYPE:
                         continue  # ADS: a type this server does not serve
+                    if not self._within_names(stream, request):
+                        await context.abort(
+                            grpc.StatusCode.RESOURCE_EXHAUSTED,
+                            f"one xDS stream subscribes to at most {self.max_names} names")
                     await self._on_request(stream, request)
                 else:
                     waiter.cancel()
@@ -244,6 +249,16 @@ class XdsServer:
             reader.cancel()
             self._streams.discard(stream)
             await self._gone(stream)
+
+    def _within_names(self, stream: _Stream, request: Any) -> bool:
+        """The stream's subscriptions after ``request`` stay within ``max_names`` (the port
+        has no authentication: each name a node subscribes to is a row in the database)."""
+        if stream.delta:
+            names = (stream.subscribed | set(request.resource_names_subscribe)) \
+                - set(request.resource_names_unsubscribe)
+        else:
+            names = set(request.resource_names)
+        return len(names) <= self.max_names
 
     async def _on_request(self, stream: _Stream, request: Any) -> None:
         if stream.node is None:
