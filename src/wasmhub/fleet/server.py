@@ -197,7 +197,13 @@ class XdsServer:
         while True:
             await asyncio.sleep(self.heartbeat_seconds)
             try:
-                await asyncio.to_thread(self.service.heartbeat, sorted(self._node_streams))
+                live = sorted(self._node_streams)
+                await asyncio.to_thread(self.service.heartbeat, live)
+                # A node whose last stream ended while the heartbeat ran may have been
+                # marked disconnected before the heartbeat's write: mark it again.
+                for node_id in live:
+                    if node_id not in self._node_streams:
+                        await asyncio.to_thread(self.service.node_disconnected, node_id)
             except Exception:
                 log.exception("xDS: heartbeat failed")
 
