@@ -7,16 +7,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.servers import REPO_ROOT, free_port
+from tests.support.servers import REPO_ROOT, free_port, serving_http
 from wasmhub.deploy import render
 from wasmhub.deploy.resolve import resolve
 from wasmhub.deploy.schemas import envoy_problems
@@ -47,15 +46,8 @@ class Echo(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def upstream() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving_http(Echo) as port:
+        yield port
 
 
 def _wait_ready(process: subprocess.Popen[bytes], admin: int, log: Path) -> None:

@@ -12,12 +12,11 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,13 @@ import yaml
 
 from tests.deploy.conftest import add_header_module  # noqa: F401  (a session fixture)
 from tests.support.accounts import make_user, token_headers
-from tests.support.servers import REPO_ROOT, RunningServer, free_port, running_wasmhub
+from tests.support.servers import (
+    REPO_ROOT,
+    RunningServer,
+    free_port,
+    running_wasmhub,
+    serving_http,
+)
 from wasmhub.catalog.seed import seed_samples
 from wasmhub.db.migrate import upgrade
 from wasmhub.hub import Hub
@@ -215,15 +220,8 @@ def fleet_hub(tmp_path_factory: pytest.TempPathFactory, add_header_module: bytes
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving_http(Echo) as port:
+        yield port
 
 
 @dataclass
