@@ -373,7 +373,10 @@ class XdsServer:
             return
         self._node_streams.pop(node_id, None)
         try:
-            await asyncio.to_thread(self.service.node_disconnected, node_id)
+            # Shielded: gRPC cancels the stream's task when the peer goes away, and a
+            # cancelled to_thread that had not started yet would never record the
+            # disconnect (the node then stayed "connected" with no stream).
+            await asyncio.shield(asyncio.to_thread(self.service.node_disconnected, node_id))
         except Exception:
             log.exception("xDS: recording %s's disconnect failed", node_id)
 
