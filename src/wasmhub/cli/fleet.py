@@ -57,14 +57,22 @@ def _node_rows(nodes: list[dict[str, Any]], resource: str | None) -> list[tuple[
     return rows
 
 
+def _read(hub: str | None, path: str, as_json: bool) -> Any:
+    """GET ``path`` of the hub's API; with ``--json`` print it and return None."""
+    with _client(hub) as client:
+        data = client.call("GET", path)
+    if as_json:
+        out.print_json(json.dumps(data))
+        return None
+    return data
+
+
 @rollout_app.command("status")
 def rollout_status(name: str, namespace: NamespaceOpt = "library", hub: HubOpt = None,
                    as_json: JsonOpt = False) -> None:
     """A fleet deployment's rollout: state, stable and candidate revisions, every node."""
-    with _client(hub) as client:
-        view = client.call("GET", f"/fleet/deployments/{namespace}/{name}")
-    if as_json:
-        out.print_json(json.dumps(view))
+    view = _read(hub, f"/fleet/deployments/{namespace}/{name}", as_json)
+    if view is None:
         return
     out.print(f"{view['resource']}: {view['state']} — {view['message']}", markup=False)
     out.print(f"stable:    {_revision(view['stable'])}", markup=False)
@@ -81,10 +89,8 @@ def rollout_status(name: str, namespace: NamespaceOpt = "library", hub: HubOpt =
 def rollout_history(name: str, namespace: NamespaceOpt = "library", hub: HubOpt = None,
                     as_json: JsonOpt = False) -> None:
     """Every revision of a fleet deployment, newest first."""
-    with _client(hub) as client:
-        revisions = client.call("GET", f"/fleet/deployments/{namespace}/{name}/revisions")
-    if as_json:
-        out.print_json(json.dumps(revisions))
+    revisions = _read(hub, f"/fleet/deployments/{namespace}/{name}/revisions", as_json)
+    if revisions is None:
         return
     rows: list[tuple[str, ...]] = [("REVISION", "PLUGIN", "TAG", "DIGEST", "REASON", "BY")]
     rows += [(str(r["revision"]), r["plugin"], r["tag"] or "-", r["digest"][:19], r["reason"],
@@ -106,10 +112,8 @@ def rollout_undo(name: str, namespace: NamespaceOpt = "library", hub: HubOpt = N
 
 def envoy_status(hub: str | None, as_json: bool) -> None:
     """``wasmhub status --envoy``: every fleet deployment and every node, from the hub."""
-    with _client(hub) as client:
-        fleet = client.call("GET", "/fleet")
-    if as_json:
-        out.print_json(json.dumps(fleet))
+    fleet = _read(hub, "/fleet", as_json)
+    if fleet is None:
         return
     xds = fleet["xds"]
     out.print(f"xDS: {xds['address'] if xds['enabled'] else 'off (serve --xds-port)'}",
