@@ -6,7 +6,9 @@
   backlog instead of being refused.
 - :class:`BoundedHttpToolsProtocol` is uvicorn's httptools protocol with a limit on the
   request line plus headers (uvicorn has one only for h11): a bigger head gets ``431``
-  and the connection is closed, before it is buffered.
+  and the connection is closed, before it is buffered. It also offers the ASGI
+  ``http.response.zerocopysend`` extension on plain TCP (:mod:`wasmhub.zerocopy`): blob
+  GETs go out with ``sendfile(2)``.
 - :func:`run_server` runs one worker in this process or a supervisor with several
   worker processes. The supervisor's health-ping timeout is a setting
   (``worker_healthcheck_timeout_seconds``): uvicorn's default of 5 s killed workers that
@@ -26,8 +28,9 @@ from collections.abc import Callable
 from typing import Any
 
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from wasmhub import zerocopy
 from wasmhub.errors import WasmhubError
 from wasmhub.settings import Settings
 
@@ -103,6 +106,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         super().on_headers_complete()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        # Plain TCP only: sendfile(2) cannot write through TLS.
+        if self.transport.get_extra_info("sslcontext") is None:
+            cycle.scope.setdefault("extensions", {})[zerocopy.EXTENSION] = {}
+            cycle.send = zerocopy.zero_copy_send(cycle, self.transport)  # type: ignore[method-assign,assignment]
+        super()._start_asgi_task(cycle, app)
 
     def on_message_complete(self) -> None:
         # The next bytes on this connection start another request's head.

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wasmhub.ops import metrics
 from wasmhub.ops.logs import ACCESS_LOGGER, REQUEST_ID
 from wasmhub.settings import Settings
+from wasmhub.zerocopy import EXTENSION as ZERO_COPY
 
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 _UPLOAD_METHODS = {"POST", "PATCH", "PUT"}
@@ -63,6 +64,8 @@ class ObservabilityMiddleware:
                 message = {**message, "headers": [*message.get("headers", ()), header]}
             elif message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))
+            elif message["type"] == ZERO_COPY:
+                sent += message["count"]
             await send(message)
 
         try:
