@@ -494,8 +494,9 @@ def write_docs(median: dict[str, Burst], results: dict[str, list[Burst]],
     """Replace the section's description and notes; add this run's table as the newest
     of its ``### Run`` subsections (the older ones stay, up to KEEP_RUNS)."""
     load = os.getloadavg()
-    command = f"`.venv/bin/python bench/rollout.py --client {args.client}" + (
-        f" --storage {args.storage}`" if args.storage != "filesystem" else "`")
+    command = (f"`.venv/bin/python bench/rollout.py --client {args.client}"
+               + (f" --storage {args.storage}" if args.storage != "filesystem" else "")
+               + (f" --rounds {rounds}" if args.rounds else "") + "`")
     latency = "per request" if args.client == "h2load" else "per pull"
     rows = [f"| target | total time | pulls/s | p50 {latency} | p99 {latency} | errors "
             "| server CPU per pull (kernel part) | database CPU per pull "

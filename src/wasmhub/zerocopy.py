@@ -42,27 +42,32 @@ Send = Callable[[Any], Coroutine[Any, Any, None]]
 
 
 class _Writable:
-    """Waits for a socket to take more bytes, through a duplicate descriptor."""
+    """Waits for a socket to take more bytes, through a duplicate descriptor made at the
+    first wait (most responses never wait)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
         self.loop = loop
-        self.fd = os.dup(fd)
+        self.fd = fd
+        self.watched: int | None = None
 
     async def wait(self) -> None:
+        if self.watched is None:
+            self.watched = os.dup(self.fd)
         ready = self.loop.create_future()
 
         def wake() -> None:
             if not ready.done():
                 ready.set_result(None)
 
-        self.loop.add_writer(self.fd, wake)
+        self.loop.add_writer(self.watched, wake)
         try:
             await ready
         finally:
-            self.loop.remove_writer(self.fd)
+            self.loop.remove_writer(self.watched)
 
     def close(self) -> None:
-        os.close(self.fd)
+        if self.watched is not None:
+            os.close(self.watched)
 
 
 async def _drained(transport: asyncio.WriteTransport, writable: _Writable) -> bool:

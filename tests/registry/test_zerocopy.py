@@ -11,6 +11,7 @@ import re
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -185,7 +186,7 @@ def file_app() -> Iterator[tuple[str, list[dict[str, object]]]]:
             for _ in range(1200):
                 if server.started:
                     break
-                threading.Event().wait(0.1)
+                time.sleep(0.1)
             assert server.started, "uvicorn did not start"
             yield f"http://127.0.0.1:{port}", seen
         finally:
