@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fidelity.scenarios import CORPUS
 from tests.interop.conftest import _selected_kinds, private_postgres_database
 from tests.registry.test_crash import Ledger, push_image, pusher, verify_acknowledged
 from tests.support.cluster import UPSTREAM_HEADER, Cluster, running_cluster
@@ -32,7 +33,6 @@ pytestmark = [
                        reason="the cluster runs on PostgreSQL (WASMHUB_TEST_BACKENDS)"),
 ]
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "modules"
 
 
 @pytest.fixture
@@ -88,7 +88,9 @@ def test_chunks_of_one_push_alternate_between_replicas(cluster: Cluster, tmp_pat
 
 
 def test_wasmhub_push_and_pull_through_the_balancer(cluster: Cluster, tmp_path: Path) -> None:
-    module = sorted(CORPUS.glob("*/*.wasm"))[0]
+    modules = sorted(CORPUS.glob("*/*.wasm"))
+    assert modules, f"expected the corpus at {CORPUS} (../shared next to the checkout)"
+    module = modules[0]
     ref = f"{cluster.host}/team/corpus:1.0.0"
     home = tmp_path / "cli"
     pushed = wasmhub_cli(cluster, "push", str(module), ref, "--insecure", "--json", home=home)
